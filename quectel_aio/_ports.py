@@ -1,0 +1,849 @@
+"""The byte-port seam: one open byte link to the modem, whatever carries it.
+
+Theory of operation
+-------------------
+Everything above this module sees a :class:`Port`: ``read()`` returns the next
+chunk of received bytes, ``write()`` queues bytes without blocking, ``drain()``
+waits (bounded) for the queue to empty, ``aclose()`` ends the link. Four
+backends carry the bytes:
+
+* ``"serialx"``: the default for device paths. An fd-based asyncio transport;
+  opening, configuring and closing run in the default executor, reads take up
+  to 256 KiB per event-loop callback.
+* ``"pyserial-asyncio"``: selectable explicitly. The port is opened and closed
+  in the default executor (the stock transport does both, plus a ``tcdrain``
+  that never returns while CTS is held low, on the event loop), and the
+  1 KiB-per-callback read size of the stock transport is raised.
+* ``"socket"``: ``socket://host:port``, a TCP byte stream (ser2net, an emulator
+  in another process...), whatever ``backend`` says.
+* ``"memory"``: :func:`memory_port_pair`, two ports wired back to back.
+
+All four share :class:`_LinkProtocol`. ``data_received`` appends the chunk to a
+list and wakes the single pending ``read()``; ``read()`` hands back everything
+received so far in one go (no copy when a single chunk is pending), so the hot
+path costs one wakeup per chunk and no per-byte work. Past
+``_READ_BUFFER_HIGH`` unread bytes the transport stops reading, so a stalled
+consumer pushes back on the kernel buffer (and, with ``rtscts=True``, on the
+module) instead of growing memory.
+
+Flow control: the transport's write-buffer high-water mark is
+``write_buffer_high``; ``pause_writing``/``resume_writing`` drive ``drain()``.
+Every wait on the module is bounded: ``drain(timeout)`` that expires means the
+bytes are not leaving (on a UART, CTS held low: the module is dead or wedged),
+so the port is aborted and :class:`ModemUnavailable` raised. ``aclose()`` lets
+queued bytes go for at most ``_CLOSE_GRACE`` seconds, then discards them.
+
+Errors: serial and OS exceptions become :class:`ModemUnavailable` here, once,
+chained with ``from``. Bad arguments raise :class:`LocalProtocolError` before
+anything is opened.
+
+Recommended settings for real hardware:
+
+* USB AT port (``/dev/ttyUSB2`` or a ``/dev/serial/by-id/...`` link): the
+  baud rate is ignored by the USB function, any value works; flow control
+  is done by USB itself (``rtscts=False``).
+* Main UART: 115200 baud (the module's default) and ``rtscts=True``, with RTS
+  and CTS wired; without it, bursts beyond the module's buffers are lost.
+
+Pseudo-terminals (the emulator, ``socat`` bridges) work with both serial
+backends; they have no modem lines, so :attr:`Port.supports_dtr` is False.
+When the far end of a pty closes, the kernel reports ``EIO``, exactly as for
+an unplugged USB modem, so ``read()`` raises :class:`ModemUnavailable` rather
+than returning ``b""``.
+"""
+
+from __future__ import annotations
+
+import abc
+import array
+import asyncio
+import contextlib
+import fcntl
+import functools
+import importlib.util
+import termios
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from ._errors import LocalProtocolError, ModemUnavailable, QuectelError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+__all__ = [
+    "BACKENDS",
+    "Port",
+    "memory_port_pair",
+    "open_port",
+]
+
+_CLOSE_GRACE = 2.0
+"""Seconds ``aclose()`` lets queued bytes drain before discarding them."""
+
+_CONNECT_TIMEOUT: Final = 10.0
+"""Seconds allowed for a TCP connect of a ``socket://`` URL."""
+
+_READ_BUFFER_HIGH: Final = 1 << 20
+"""Unread bytes past which the transport stops reading until ``read()``."""
+
+_PYSERIAL_READ_SIZE: Final = 64 * 1024
+"""Bytes per read callback for pyserial-asyncio (its default is 1 KiB)."""
+
+_MIN_BAUDRATE: Final = 50
+_MAX_BAUDRATE: Final = 16_000_000
+
+
+def _available_backends() -> tuple[str, ...]:
+    found = []
+    if importlib.util.find_spec("serialx") is not None:
+        found.append("serialx")
+    if importlib.util.find_spec("serial_asyncio") is not None:
+        found.append("pyserial-asyncio")
+    found += ["socket", "memory"]
+    return tuple(found)
+
+
+BACKENDS: Final[tuple[str, ...]] = _available_backends()
+"""The backends usable in this environment."""
+
+
+# ---------------------------------------------------------------------------
+# The protocol shared by every backend
+# ---------------------------------------------------------------------------
+
+
+class _LinkProtocol(asyncio.Protocol):
+    """Accumulates received bytes for one reader and tracks writability."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.reader: asyncio.Future[None] | None = None
+        self.reading_paused = False
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.error: BaseException | None = None
+        self.on_consumed: Callable[[], None] | None = None
+
+    # -- asyncio.Protocol --------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if type(data) is not bytes:
+            data = bytes(data)
+        self.chunks.append(data)
+        self.buffered += len(data)
+        reader = self.reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        if self.buffered > _READ_BUFFER_HIGH and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost(None) follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.error is None:
+            self.error = exc
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self._wake_reader()
+        self._wake_drainers()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake_drainers()
+
+    # -- helpers -----------------------------------------------------------
+
+    def take(self) -> bytes:
+        """Return and forget every unread byte (one chunk is not copied)."""
+        chunks = self.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks = []
+        self.buffered = 0
+        if self.reading_paused:
+            self.reading_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+        if self.on_consumed is not None:
+            self.on_consumed()
+        return data
+
+    def _wake_reader(self) -> None:
+        reader = self.reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
+    def _wake_drainers(self) -> None:
+        waiter = self.drain_waiter
+        self.drain_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+# ---------------------------------------------------------------------------
+# The public port interface
+# ---------------------------------------------------------------------------
+
+
+class Port(abc.ABC):
+    """One open byte link to the modem.
+
+    Attributes:
+        name: the device path or URL, for logs (credentials redacted).
+    """
+
+    name: str
+
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """Return every byte received since the last call, waiting for at least one.
+
+        Returns:
+            The received bytes; ``b""`` at end of stream or once the port is
+            closed.
+
+        Raises:
+            ModemUnavailable: the link failed (I/O error, device unplugged,
+                write stall). Bytes received before the failure are returned
+                first.
+            RuntimeError: another ``read()`` is already waiting.
+        """
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for sending; never blocks.
+
+        Raises:
+            ModemUnavailable: the port is closed or has failed.
+        """
+
+    @abc.abstractmethod
+    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (the API bounds writes)
+        """Wait until the write buffer is below its low-water mark.
+
+        Args:
+            timeout: the longest wait in seconds; ``None`` waits for ever
+                (avoid on real hardware: a module holding CTS low never
+                takes the bytes).
+
+        Raises:
+            ModemUnavailable: the port is closed or failed, or the bytes did
+                not leave within ``timeout``. A stall is fatal: the port is
+                aborted and queued bytes are discarded.
+        """
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Close the port; idempotent. A pending ``read()`` returns ``b""``."""
+
+    @abc.abstractmethod
+    def set_dtr(self, value: bool) -> None:
+        """Drive the DTR line.
+
+        Raises:
+            LocalProtocolError: the port has no DTR line
+                (see :attr:`supports_dtr`).
+            ModemUnavailable: the port is closed or the control call failed.
+        """
+
+    @property
+    @abc.abstractmethod
+    def supports_dtr(self) -> bool:
+        """Whether :meth:`set_dtr` can drive a real DTR line."""
+
+    @property
+    @abc.abstractmethod
+    def backend(self) -> str:
+        """The backend carrying the bytes: one of :data:`BACKENDS`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} backend={self.backend}>"
+
+
+class _TransportPort(Port):
+    """A :class:`Port` over an asyncio transport and a :class:`_LinkProtocol`."""
+
+    _backend: str = ""
+
+    def __init__(self, name: str, transport: asyncio.Transport, protocol: _LinkProtocol) -> None:
+        self.name = name
+        self._transport = transport
+        self._protocol = protocol
+        self._closed = False
+        self._close_done: asyncio.Future[None] | None = None
+        self._stalled: ModemUnavailable | None = None
+
+    # -- reading -----------------------------------------------------------
+
+    async def read(self) -> bytes:
+        proto = self._protocol
+        if proto.reader is not None:
+            raise RuntimeError(f"{self.name}: read() is already in progress")
+        while not self._closed:
+            if proto.chunks:
+                return proto.take()
+            self._raise_if_failed()
+            if proto.lost.done():
+                return b""
+            waiter = proto.loop.create_future()
+            proto.reader = waiter
+            try:
+                await waiter
+            finally:
+                proto.reader = None
+        return b""
+
+    def _raise_if_failed(self) -> None:
+        if self._stalled is not None:
+            raise ModemUnavailable(str(self._stalled)) from self._stalled
+        exc = self._protocol.error
+        if exc is not None:
+            raise ModemUnavailable(f"{self.name}: I/O error: {_describe(exc)}") from exc
+
+    # -- writing -----------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise ModemUnavailable(f"{self.name}: port is closed")
+        self._raise_if_failed()
+        if self._protocol.lost.done() or self._transport.is_closing():
+            raise ModemUnavailable(f"{self.name}: connection closed by the other end")
+
+    def write(self, data: bytes) -> None:
+        self._check_writable()
+        try:
+            self._transport.write(data)
+        except QuectelError:
+            raise
+        except Exception as exc:  # the backends raise their own exception types
+            raise ModemUnavailable(f"{self.name}: write failed: {_describe(exc)}") from exc
+
+    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (the API bounds writes)
+        proto = self._protocol
+        self._check_writable()
+        if not proto.write_paused:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                while proto.write_paused and not proto.lost.done() and not self._closed:
+                    if proto.drain_waiter is None:
+                        proto.drain_waiter = proto.loop.create_future()
+                    # shielded: a timed-out drain must not wake the other drainers
+                    await asyncio.shield(proto.drain_waiter)
+        except TimeoutError:
+            if self._stalled is None:
+                unsent = self._transport.get_write_buffer_size()
+                self._stalled = ModemUnavailable(
+                    f"{self.name}: write stalled for {timeout:g} s with {unsent} bytes unsent (CTS held low?)"
+                )
+                self._discard_output()
+                self._transport.abort()
+            raise ModemUnavailable(str(self._stalled)) from None
+        self._check_writable()
+
+    def _discard_output(self) -> None:
+        """Drop bytes queued in the kernel, so that closing cannot block."""
+
+    # -- closing -----------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._close_done is not None:
+            await asyncio.shield(self._close_done)
+            return
+        self._closed = True
+        proto = self._protocol
+        self._close_done = proto.loop.create_future()
+        proto._wake_reader()
+        proto._wake_drainers()
+        proto.chunks = []
+        proto.buffered = 0
+        try:
+            await self._shutdown()
+        except BaseException:
+            self._transport.abort()
+            raise
+        finally:
+            self._close_done.set_result(None)
+
+    async def _shutdown(self) -> None:
+        lost = self._protocol.lost
+        self._transport.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(lost), _CLOSE_GRACE)
+        if not lost.done():
+            self._discard_output()
+            self._transport.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(lost), _CLOSE_GRACE)
+
+    # -- modem lines ---------------------------------------------------------
+
+    @property
+    def supports_dtr(self) -> bool:
+        return False
+
+    def set_dtr(self, value: bool) -> None:
+        if self._closed:
+            raise ModemUnavailable(f"{self.name}: port is closed")
+        if not self.supports_dtr:
+            raise LocalProtocolError(f"{self.name}: port cannot drive DTR")
+        try:
+            self._set_dtr(value)
+        except Exception as exc:
+            raise ModemUnavailable(f"{self.name}: cannot set DTR: {_describe(exc)}") from exc
+
+    def _set_dtr(self, value: bool) -> None:
+        raise LocalProtocolError(f"{self.name}: port cannot drive DTR")
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"[Errno {exc.errno}] {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+def _has_modem_lines(fd: int) -> bool:
+    """Whether ``fd`` is a tty with modem-control lines (ptys have none)."""
+    buf = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.TIOCMGET, buf)
+    except OSError:
+        return False
+    return True
+
+
+def _flush_output(fd: int | None) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError, termios.error):
+        termios.tcflush(fd, termios.TCOFLUSH)
+
+
+# ---------------------------------------------------------------------------
+# serialx
+# ---------------------------------------------------------------------------
+
+
+class _SerialxPort(_TransportPort):
+    _backend = "serialx"
+
+    def __init__(self, name: str, transport: asyncio.Transport, protocol: _LinkProtocol) -> None:
+        super().__init__(name, transport, protocol)
+        fd = self._fileno()
+        self._dtr = fd is not None and _has_modem_lines(fd)
+
+    def _fileno(self) -> int | None:
+        # The transport's own attribute: None once it has closed the fd (the
+        # serial object keeps the stale number).
+        fd = getattr(self._transport, "_fileno", None)
+        return fd if isinstance(fd, int) else None
+
+    def _discard_output(self) -> None:
+        _flush_output(self._fileno())
+
+    @property
+    def supports_dtr(self) -> bool:
+        return self._dtr
+
+    def _set_dtr(self, value: bool) -> None:
+        self._transport.get_extra_info("serial").set_modem_pins(dtr=value)
+
+
+async def _open_serialx(
+    loop: asyncio.AbstractEventLoop, name: str, path: str, baudrate: int, rtscts: bool, high: int
+) -> Port:
+    import serialx
+
+    protocol = _LinkProtocol(loop)
+    try:
+        transport, _ = await serialx.create_serial_connection(
+            loop,
+            lambda: protocol,
+            path,
+            baudrate,
+            rtscts=rtscts,
+            exclusive=True,
+            # serialx's own bound on a stalled close; ours (which also discards
+            # the kernel's queue first) normally acts before it.
+            close_timeout=_CLOSE_GRACE + 1.0,
+        )
+    except serialx.UnsupportedSetting as exc:
+        raise LocalProtocolError(f"{name}: unsupported setting: {exc}") from exc
+    except (OSError, serialx.SerialException) as exc:
+        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
+    transport.set_write_buffer_limits(high=high)
+    return _SerialxPort(name, transport, protocol)
+
+
+# ---------------------------------------------------------------------------
+# pyserial-asyncio
+# ---------------------------------------------------------------------------
+
+
+def _close_serial(serial: Any, discard: bool) -> None:
+    if discard:
+        _flush_output(getattr(serial, "fd", None))
+    serial.close()
+
+
+@functools.cache
+def _pyserial_transport_cls() -> Callable[..., asyncio.Transport]:
+    import serial_asyncio
+
+    class _PyserialTransport(serial_asyncio.SerialTransport):  # type: ignore[misc]
+        """The stock transport, closing the port off the event loop.
+
+        The stock ``_call_connection_lost`` runs ``serial.flush()`` (a
+        ``tcdrain`` that blocks for ever while CTS is held low) and
+        ``serial.close()`` on the loop.
+        """
+
+        discard_on_close = False
+        _serial: Any
+        _protocol: Any
+
+        def _call_connection_lost(self, exc: Exception | None) -> None:
+            serial = self._serial
+            protocol = self._protocol
+            if serial is None:  # abort() after close(): already done
+                return
+            self._serial = None
+            self._write_buffer.clear()
+            future = self._loop.run_in_executor(None, _close_serial, serial, self.discard_on_close)
+
+            def done(fut: asyncio.Future[None]) -> None:
+                close_exc = None if fut.cancelled() else fut.exception()
+                lost_exc = exc
+                if lost_exc is None and isinstance(close_exc, Exception):
+                    lost_exc = close_exc
+                protocol.connection_lost(lost_exc)
+
+            future.add_done_callback(done)
+
+        def pause_reading(self) -> None:
+            if self._serial is not None:
+                super().pause_reading()
+
+        def resume_reading(self) -> None:
+            if self._serial is not None:
+                super().resume_reading()
+
+    return _PyserialTransport
+
+
+class _PyserialPort(_TransportPort):
+    _backend = "pyserial-asyncio"
+
+    def __init__(self, name: str, transport: asyncio.Transport, protocol: _LinkProtocol, dtr: bool) -> None:
+        super().__init__(name, transport, protocol)
+        self._dtr = dtr
+
+    def _discard_output(self) -> None:
+        self._transport.discard_on_close = True  # type: ignore[attr-defined]
+
+    @property
+    def supports_dtr(self) -> bool:
+        return self._dtr
+
+    def _set_dtr(self, value: bool) -> None:
+        serial = self._transport.get_extra_info("serial")
+        if serial is None:
+            raise ModemUnavailable(f"{self.name}: port is closed")
+        serial.dtr = value
+
+
+def _open_pyserial_blocking(path: str, baudrate: int, rtscts: bool) -> tuple[Any, bool]:
+    import serial
+
+    port = serial.Serial(
+        port=path,
+        baudrate=baudrate,
+        rtscts=rtscts,
+        exclusive=True,
+        timeout=0,
+        write_timeout=0,
+    )
+    try:
+        port.reset_input_buffer()  # stale bytes from before the open
+        return port, _has_modem_lines(port.fd)
+    except BaseException:
+        port.close()
+        raise
+
+
+async def _open_pyserial(
+    loop: asyncio.AbstractEventLoop, name: str, path: str, baudrate: int, rtscts: bool, high: int
+) -> Port:
+    import serial
+
+    transport_cls = _pyserial_transport_cls()
+    opening = loop.run_in_executor(None, _open_pyserial_blocking, path, baudrate, rtscts)
+    try:
+        port, dtr = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_after_cancelled_open)
+        raise
+    except ValueError as exc:
+        raise LocalProtocolError(f"{name}: unsupported setting: {exc}") from exc
+    except (OSError, serial.SerialException) as exc:
+        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
+    protocol = _LinkProtocol(loop)
+    transport = transport_cls(loop, protocol, port)
+    transport._max_read_size = _PYSERIAL_READ_SIZE  # type: ignore[attr-defined]
+    transport.set_write_buffer_limits(high=high)
+    protocol.transport = transport  # connection_made() is only scheduled yet
+    return _PyserialPort(name, transport, protocol, dtr)
+
+
+def _close_after_cancelled_open(fut: asyncio.Future[tuple[Any, bool]]) -> None:
+    if fut.cancelled() or fut.exception() is not None:
+        return
+    fut.result()[0].close()
+
+
+# ---------------------------------------------------------------------------
+# socket://
+# ---------------------------------------------------------------------------
+
+
+class _SocketPort(_TransportPort):
+    _backend = "socket"
+
+
+async def _open_socket(loop: asyncio.AbstractEventLoop, name: str, host: str, port: int, high: int) -> Port:
+    protocol = _LinkProtocol(loop)
+    try:
+        async with asyncio.timeout(_CONNECT_TIMEOUT):
+            transport, _ = await loop.create_connection(lambda: protocol, host, port)
+    except TimeoutError as exc:
+        raise ModemUnavailable(f"cannot open {name}: no connection within {_CONNECT_TIMEOUT:g} s") from exc
+    except OSError as exc:
+        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
+    transport.set_write_buffer_limits(high=high)
+    return _SocketPort(name, transport, protocol)
+
+
+# ---------------------------------------------------------------------------
+# memory
+# ---------------------------------------------------------------------------
+
+
+class _MemoryTransport(asyncio.Transport):
+    """One end of an in-memory link; bytes unread by the peer count as buffered."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: _LinkProtocol, high: int) -> None:
+        super().__init__()
+        self._loop = loop
+        self._protocol = protocol
+        self._peer: _MemoryTransport | None = None
+        self._closing = False
+        self._high = high
+        self._low = high // 4
+        self._paused = False
+        protocol.connection_made(self)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        peer = self._peer
+        if self._closing or peer is None or peer._closing or not data:
+            return
+        peer._protocol.data_received(bytes(data))
+        if not self._paused and self.get_write_buffer_size() > self._high:
+            self._paused = True
+            self._protocol.pause_writing()
+
+    def peer_consumed(self) -> None:
+        if self._paused and self.get_write_buffer_size() <= self._low:
+            self._paused = False
+            self._protocol.resume_writing()
+
+    def get_write_buffer_size(self) -> int:
+        peer = self._peer
+        return 0 if peer is None else peer._protocol.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (self._low, self._high)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._high = 64 * 1024 if high is None else high
+        self._low = self._high // 4 if low is None else low
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._loop.call_soon(self._protocol.connection_lost, None)
+        peer, self._peer = self._peer, None
+        if peer is not None:
+            peer._peer = None
+            peer.close()
+
+    def abort(self) -> None:
+        self.close()
+
+    def pause_reading(self) -> None:
+        """Nothing to do: the peer's write buffer is this end's read buffer."""
+
+    def resume_reading(self) -> None:
+        """Nothing to do: see :meth:`pause_reading`."""
+
+    def is_reading(self) -> bool:
+        return not self._closing
+
+
+class _MemoryPort(_TransportPort):
+    _backend = "memory"
+
+
+def memory_port_pair(*, write_buffer_high: int = 64 * 1024) -> tuple[Port, Port]:
+    """Return two connected in-memory ports: what one writes, the other reads.
+
+    Bytes written and not yet read by the other end count as the writer's
+    write buffer, so ``drain()`` waits for the reader. Closing either end
+    makes the other end's ``read()`` return ``b""`` once its bytes are read.
+    Must be called with an event loop running.
+
+    Args:
+        write_buffer_high: the high-water mark of each end's write buffer.
+    """
+    _check_high(write_buffer_high)
+    loop = asyncio.get_running_loop()
+    proto_a, proto_b = _LinkProtocol(loop), _LinkProtocol(loop)
+    trans_a = _MemoryTransport(loop, proto_a, write_buffer_high)
+    trans_b = _MemoryTransport(loop, proto_b, write_buffer_high)
+    trans_a._peer, trans_b._peer = trans_b, trans_a
+    proto_a.on_consumed = trans_b.peer_consumed
+    proto_b.on_consumed = trans_a.peer_consumed
+    return _MemoryPort("memory:a", trans_a, proto_a), _MemoryPort("memory:b", trans_b, proto_b)
+
+
+# ---------------------------------------------------------------------------
+# open_port
+# ---------------------------------------------------------------------------
+
+
+def _check_high(high: int) -> None:
+    if isinstance(high, bool) or not isinstance(high, int) or high < 0:
+        raise LocalProtocolError(f"write_buffer_high must be a non-negative int, not {high!r}")
+
+
+def _redact(url: str) -> str:
+    """Hide the password of a ``scheme://user:password@host`` URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}://{user}:***@{hostport}{slash}{tail}"
+
+
+def _parse_socket_url(url: str, name: str) -> tuple[str, int]:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise LocalProtocolError(f"bad socket URL {name!r}: {exc}") from None
+    if not parts.hostname or port is None or port == 0:
+        raise LocalProtocolError(f"bad socket URL {name!r}: expected socket://host:port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise LocalProtocolError(f"bad socket URL {name!r}: no path, query or fragment allowed")
+    return parts.hostname, port
+
+
+async def open_port(
+    url: str,
+    *,
+    baudrate: int = 115200,
+    rtscts: bool = False,
+    backend: str = "auto",
+    write_buffer_high: int = 64 * 1024,
+) -> Port:
+    """Open a byte link to the modem.
+
+    Args:
+        url: an absolute device path (``/dev/ttyUSB2``, ``/dev/pts/N``,
+            ``/dev/serial/by-id/...``) or ``socket://host:port``.
+        baudrate: the line speed; ignored by USB AT ports, 115200 is the
+            module's UART default.
+        rtscts: hardware flow control; recommended on the UART (with RTS/CTS
+            wired), not needed on USB.
+        backend: ``"auto"`` (serialx for device paths), ``"serialx"`` or
+            ``"pyserial-asyncio"``. ``socket://`` URLs always use a TCP
+            connection, whatever this says.
+        write_buffer_high: the write-buffer high-water mark driving
+            :meth:`Port.drain` (the low-water mark is a quarter of it).
+
+    Returns:
+        The open port. Serial ports are opened with exclusive access and stale
+        received bytes discarded.
+
+    Raises:
+        LocalProtocolError: a bad URL, baud rate, backend or buffer size;
+            nothing was opened.
+        ModemUnavailable: the device or host cannot be opened (missing,
+            permission denied, busy, refused); the message names it.
+    """
+    if not isinstance(url, str) or not url or "\0" in url:
+        raise LocalProtocolError(f"bad port URL {url!r}")
+    name = _redact(url)
+    if isinstance(baudrate, bool) or not isinstance(baudrate, int):
+        raise LocalProtocolError(f"baudrate must be an int, not {baudrate!r}")
+    if not _MIN_BAUDRATE <= baudrate <= _MAX_BAUDRATE:
+        raise LocalProtocolError(f"baudrate {baudrate} is out of range")
+    if not isinstance(rtscts, bool):
+        raise LocalProtocolError(f"rtscts must be a bool, not {rtscts!r}")
+    _check_high(write_buffer_high)
+    if backend != "auto" and backend not in BACKENDS:
+        raise LocalProtocolError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if backend == "memory":
+        raise LocalProtocolError("the memory backend has no URL; use memory_port_pair()")
+
+    loop = asyncio.get_running_loop()
+    if url.lower().startswith("socket://"):
+        host, port = _parse_socket_url(url, name)
+        return await _open_socket(loop, name, host, port, write_buffer_high)
+    if "://" in url:
+        raise LocalProtocolError(f"unsupported port URL {name!r}: use a device path or socket://host:port")
+    if not url.startswith("/"):
+        raise LocalProtocolError(f"bad port URL {name!r}: expected an absolute device path")
+    if backend == "socket":
+        raise LocalProtocolError(f"the socket backend needs a socket://host:port URL, not {name!r}")
+    if backend in ("auto", "serialx"):
+        if "serialx" not in BACKENDS:
+            raise LocalProtocolError("serialx is not installed")
+        return await _open_serialx(loop, name, url, baudrate, rtscts, write_buffer_high)
+    return await _open_pyserial(loop, name, url, baudrate, rtscts, write_buffer_high)

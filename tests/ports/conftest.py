@@ -1,0 +1,84 @@
+"""Fixtures: a pty, a link (port + far end) per backend, leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from quectel_aio._ports import memory_port_pair, open_port
+
+from .helpers import Link, MakeLink, MemoryPeer, Pty, PtyPeer, SocketPeer
+
+ALL_BACKENDS = ["serialx", "pyserial-asyncio", "socket", "memory"]
+SERIAL_BACKENDS = ["serialx", "pyserial-asyncio"]
+
+
+def _open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_fds() -> Iterator[None]:
+    before = _open_fds()
+    yield
+    gc.collect()
+    leaked = {fd for fd in _open_fds() - before if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not leaked, {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked}
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    yield
+    await asyncio.sleep(0)
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    assert not others, others
+
+
+@pytest.fixture
+def pty() -> Iterator[Pty]:
+    """A raw pty. The test keeps a slave fd open throughout: with none open,
+    reads on the master fail with EIO until the port opens the slave."""
+    handle = Pty()
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
+async def make_link(pty: Pty) -> AsyncIterator[MakeLink]:
+    """Factory: ``await make_link(backend, **open_kwargs)`` -> Link."""
+    links: list[Link] = []
+    servers: list[asyncio.Server] = []
+
+    async def make(backend: str, **kwargs: Any) -> Link:
+        if backend in SERIAL_BACKENDS:
+            port = await open_port(pty.path, backend=backend, **kwargs)
+            link = Link(port, PtyPeer(pty))
+        elif backend == "socket":
+            accepted: asyncio.Future[SocketPeer] = asyncio.get_running_loop().create_future()
+
+            async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                accepted.set_result(SocketPeer(reader, writer))
+
+            server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+            servers.append(server)
+            host, tcp_port = server.sockets[0].getsockname()[:2]
+            port = await open_port(f"socket://{host}:{tcp_port}", **kwargs)
+            link = Link(port, await accepted)
+        else:
+            a, b = memory_port_pair(**kwargs)
+            link = Link(a, MemoryPeer(b))
+        links.append(link)
+        return link
+
+    yield make
+    for link in links:
+        await link.port.aclose()
+        await link.peer.close()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
