@@ -335,6 +335,8 @@ class _TransportPort(Port):
             raise ModemUnavailable(f"{self.name}: connection closed by the other end")
 
     def write(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write() takes bytes, not {type(data).__name__}")
         self._check_writable()
         try:
             self._transport.write(data)

@@ -211,3 +211,28 @@ async def test_open_close_is_quick(pty: Pty) -> None:
         port = await open_port(pty.path, backend=backend)
         await port.aclose()
         assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("backend", SERIAL_BACKENDS)
+async def test_set_dtr_reaches_the_device(make_link: MakeLink, backend: str) -> None:
+    # A pty has no modem lines: force the capability on to exercise the call.
+    # serialx ignores ENOTTY from the ioctl; pyserial raises, which is reported.
+    link = await make_link(backend)
+    link.port._dtr = True  # type: ignore[attr-defined]
+    assert link.port.supports_dtr
+    if backend == "serialx":
+        link.port.set_dtr(False)
+    else:
+        with pytest.raises(ModemUnavailable, match="DTR"):
+            link.port.set_dtr(False)
+    await link.port.aclose()
+    with pytest.raises(ModemUnavailable, match="closed"):
+        link.port.set_dtr(True)
+
+
+async def test_write_rejects_text() -> None:
+    a, b = memory_port_pair()
+    with pytest.raises(TypeError):
+        a.write("AT\r")  # type: ignore[arg-type]
+    await a.aclose()
+    await b.aclose()
