@@ -18,6 +18,9 @@ backends carry the bytes:
   in another process...), whatever ``backend`` says.
 * ``"memory"``: :func:`memory_port_pair`, two ports wired back to back.
 
+The operating-system backends live in :mod:`quectel_aio._port_backends`
+(imported on the first ``open_port``), with notes on their quirks.
+
 All four share :class:`_LinkProtocol`. ``data_received`` appends the chunk to a
 list and wakes the single pending ``read()``; ``read()`` hands back everything
 received so far in one go (no copy when a single chunk is pending), so the hot
@@ -55,16 +58,12 @@ than returning ``b""``.
 from __future__ import annotations
 
 import abc
-import array
 import asyncio
 import contextlib
-import fcntl
-import functools
 import importlib.util
-import termios
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ._errors import LocalProtocolError, ModemUnavailable, QuectelError
 
@@ -82,14 +81,8 @@ __all__ = [
 _CLOSE_GRACE = 2.0
 """Seconds ``aclose()`` lets queued bytes drain before discarding them."""
 
-_CONNECT_TIMEOUT: Final = 10.0
-"""Seconds allowed for a TCP connect of a ``socket://`` URL."""
-
 _READ_BUFFER_HIGH: Final = 1 << 20
 """Unread bytes past which the transport stops reading until ``read()``."""
-
-_PYSERIAL_READ_SIZE: Final = 64 * 1024
-"""Bytes per read callback for pyserial-asyncio (its default is 1 KiB)."""
 
 _MIN_BAUDRATE: Final = 50
 _MAX_BAUDRATE: Final = 16_000_000
@@ -433,227 +426,6 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _has_modem_lines(fd: int) -> bool:
-    """Whether ``fd`` is a tty with modem-control lines (ptys have none)."""
-    buf = array.array("i", [0])
-    try:
-        fcntl.ioctl(fd, termios.TIOCMGET, buf)
-    except OSError:
-        return False
-    return True
-
-
-def _flush_output(fd: int | None) -> None:
-    if fd is None:
-        return
-    with contextlib.suppress(OSError, termios.error):
-        termios.tcflush(fd, termios.TCOFLUSH)
-
-
-# ---------------------------------------------------------------------------
-# serialx
-# ---------------------------------------------------------------------------
-
-
-class _SerialxPort(_TransportPort):
-    _backend = "serialx"
-
-    def __init__(self, name: str, transport: asyncio.Transport, protocol: _LinkProtocol) -> None:
-        super().__init__(name, transport, protocol)
-        fd = self._fileno()
-        self._dtr = fd is not None and _has_modem_lines(fd)
-
-    def _fileno(self) -> int | None:
-        # The transport's own attribute: None once it has closed the fd (the
-        # serial object keeps the stale number).
-        fd = getattr(self._transport, "_fileno", None)
-        return fd if isinstance(fd, int) else None
-
-    def _discard_output(self) -> None:
-        _flush_output(self._fileno())
-
-    @property
-    def supports_dtr(self) -> bool:
-        return self._dtr
-
-    def _set_dtr(self, value: bool) -> None:
-        self._transport.get_extra_info("serial").set_modem_pins(dtr=value)
-
-
-async def _open_serialx(
-    loop: asyncio.AbstractEventLoop, name: str, path: str, baudrate: int, rtscts: bool, high: int
-) -> Port:
-    import serialx
-
-    protocol = _LinkProtocol(loop)
-    try:
-        transport, _ = await serialx.create_serial_connection(
-            loop,
-            lambda: protocol,
-            path,
-            baudrate,
-            rtscts=rtscts,
-            exclusive=True,
-            # serialx's own bound on a stalled close; ours (which also discards
-            # the kernel's queue first) normally acts before it.
-            close_timeout=_CLOSE_GRACE + 1.0,
-        )
-    except serialx.UnsupportedSetting as exc:
-        raise LocalProtocolError(f"{name}: unsupported setting: {exc}") from exc
-    except (OSError, serialx.SerialException) as exc:
-        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
-    transport.set_write_buffer_limits(high=high)
-    return _SerialxPort(name, transport, protocol)
-
-
-# ---------------------------------------------------------------------------
-# pyserial-asyncio
-# ---------------------------------------------------------------------------
-
-
-def _close_serial(serial: Any, discard: bool) -> None:
-    if discard:
-        _flush_output(getattr(serial, "fd", None))
-    serial.close()
-
-
-@functools.cache
-def _pyserial_transport_cls() -> Callable[..., asyncio.Transport]:
-    import serial_asyncio
-
-    class _PyserialTransport(serial_asyncio.SerialTransport):  # type: ignore[misc]
-        """The stock transport, closing the port off the event loop.
-
-        The stock ``_call_connection_lost`` runs ``serial.flush()`` (a
-        ``tcdrain`` that blocks for ever while CTS is held low) and
-        ``serial.close()`` on the loop.
-        """
-
-        discard_on_close = False
-        _serial: Any
-        _protocol: Any
-
-        def _call_connection_lost(self, exc: Exception | None) -> None:
-            serial = self._serial
-            protocol = self._protocol
-            if serial is None:  # abort() after close(): already done
-                return
-            self._serial = None
-            self._write_buffer.clear()
-            future = self._loop.run_in_executor(None, _close_serial, serial, self.discard_on_close)
-
-            def done(fut: asyncio.Future[None]) -> None:
-                close_exc = None if fut.cancelled() else fut.exception()
-                lost_exc = exc
-                if lost_exc is None and isinstance(close_exc, Exception):
-                    lost_exc = close_exc
-                protocol.connection_lost(lost_exc)
-
-            future.add_done_callback(done)
-
-        def pause_reading(self) -> None:
-            if self._serial is not None:
-                super().pause_reading()
-
-        def resume_reading(self) -> None:
-            if self._serial is not None:
-                super().resume_reading()
-
-    return _PyserialTransport
-
-
-class _PyserialPort(_TransportPort):
-    _backend = "pyserial-asyncio"
-
-    def __init__(self, name: str, transport: asyncio.Transport, protocol: _LinkProtocol, dtr: bool) -> None:
-        super().__init__(name, transport, protocol)
-        self._dtr = dtr
-
-    def _discard_output(self) -> None:
-        self._transport.discard_on_close = True  # type: ignore[attr-defined]
-
-    @property
-    def supports_dtr(self) -> bool:
-        return self._dtr
-
-    def _set_dtr(self, value: bool) -> None:
-        serial = self._transport.get_extra_info("serial")
-        if serial is None:
-            raise ModemUnavailable(f"{self.name}: port is closed")
-        serial.dtr = value
-
-
-def _open_pyserial_blocking(path: str, baudrate: int, rtscts: bool) -> tuple[Any, bool]:
-    import serial
-
-    port = serial.Serial(
-        port=path,
-        baudrate=baudrate,
-        rtscts=rtscts,
-        exclusive=True,
-        timeout=0,
-        write_timeout=0,
-    )
-    try:
-        port.reset_input_buffer()  # stale bytes from before the open
-        return port, _has_modem_lines(port.fd)
-    except BaseException:
-        port.close()
-        raise
-
-
-async def _open_pyserial(
-    loop: asyncio.AbstractEventLoop, name: str, path: str, baudrate: int, rtscts: bool, high: int
-) -> Port:
-    import serial
-
-    transport_cls = _pyserial_transport_cls()
-    opening = loop.run_in_executor(None, _open_pyserial_blocking, path, baudrate, rtscts)
-    try:
-        port, dtr = await asyncio.shield(opening)
-    except asyncio.CancelledError:
-        opening.add_done_callback(_close_after_cancelled_open)
-        raise
-    except ValueError as exc:
-        raise LocalProtocolError(f"{name}: unsupported setting: {exc}") from exc
-    except (OSError, serial.SerialException) as exc:
-        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
-    protocol = _LinkProtocol(loop)
-    transport = transport_cls(loop, protocol, port)
-    transport._max_read_size = _PYSERIAL_READ_SIZE  # type: ignore[attr-defined]
-    transport.set_write_buffer_limits(high=high)
-    protocol.transport = transport  # connection_made() is only scheduled yet
-    return _PyserialPort(name, transport, protocol, dtr)
-
-
-def _close_after_cancelled_open(fut: asyncio.Future[tuple[Any, bool]]) -> None:
-    if fut.cancelled() or fut.exception() is not None:
-        return
-    fut.result()[0].close()
-
-
-# ---------------------------------------------------------------------------
-# socket://
-# ---------------------------------------------------------------------------
-
-
-class _SocketPort(_TransportPort):
-    _backend = "socket"
-
-
-async def _open_socket(loop: asyncio.AbstractEventLoop, name: str, host: str, port: int, high: int) -> Port:
-    protocol = _LinkProtocol(loop)
-    try:
-        async with asyncio.timeout(_CONNECT_TIMEOUT):
-            transport, _ = await loop.create_connection(lambda: protocol, host, port)
-    except TimeoutError as exc:
-        raise ModemUnavailable(f"cannot open {name}: no connection within {_CONNECT_TIMEOUT:g} s") from exc
-    except OSError as exc:
-        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
-    transport.set_write_buffer_limits(high=high)
-    return _SocketPort(name, transport, protocol)
-
-
 # ---------------------------------------------------------------------------
 # memory
 # ---------------------------------------------------------------------------
@@ -834,10 +606,12 @@ async def open_port(
     if backend == "memory":
         raise LocalProtocolError("the memory backend has no URL; use memory_port_pair()")
 
+    from . import _port_backends as backends  # the OS backends, imported on first use
+
     loop = asyncio.get_running_loop()
     if url.lower().startswith("socket://"):
         host, port = _parse_socket_url(url, name)
-        return await _open_socket(loop, name, host, port, write_buffer_high)
+        return await backends.open_socket(loop, name, host, port, write_buffer_high)
     if "://" in url:
         raise LocalProtocolError(f"unsupported port URL {name!r}: use a device path or socket://host:port")
     if not url.startswith("/"):
@@ -847,5 +621,5 @@ async def open_port(
     if backend in ("auto", "serialx"):
         if "serialx" not in BACKENDS:
             raise LocalProtocolError("serialx is not installed")
-        return await _open_serialx(loop, name, url, baudrate, rtscts, write_buffer_high)
-    return await _open_pyserial(loop, name, url, baudrate, rtscts, write_buffer_high)
+        return await backends.open_serialx(loop, name, url, baudrate, rtscts, write_buffer_high)
+    return await backends.open_pyserial(loop, name, url, baudrate, rtscts, write_buffer_high)
