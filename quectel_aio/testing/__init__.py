@@ -1,0 +1,68 @@
+"""Testing tools: an EC200U emulator that speaks the AT dialect over a real pty.
+
+The emulator is public API, in the spirit of ``trio.testing``: use it to test
+applications built on quectel-aio without hardware. It answers AT commands
+byte-exactly as documented for the EC200U / EG91xU SSL dialect and makes *real*
+TLS connections (Python ``ssl``) to servers on loopback, so certificate and
+protocol settings are exercised for real.
+
+Example::
+
+    from quectel_aio.testing import EmulatorConfig, ModemEmulator, make_ca
+
+    ca = make_ca()
+    server_cert = ca.issue_server_cert(["localhost"])
+    async with await start_tls_echo_server(server_cert.chain_pem, server_cert.key_pem) as server:
+        emu = ModemEmulator(EmulatorConfig())
+        async with emu.serve_pty() as device_path:
+            ...  # open device_path with the client; QSSLOPEN to "localhost", server.port
+
+The emulator never imports the client side of the package: it is an
+independent implementation of the same documented protocol.
+"""
+
+from __future__ import annotations
+
+from ._certs import (
+    CertificateAuthority,
+    IssuedCert,
+    issue_client_cert,
+    issue_server_cert,
+    make_ca,
+)
+from ._config import FACTORY_CLOCK, EmulatorConfig
+from ._emulator import ModemEmulator, PdpContext, run_emulator_forever, serve_pty_forever
+from ._network import SocketState
+from ._pty import PtyPair, open_pty_pair
+from ._servers import (
+    TlsTestServer,
+    server_ssl_context,
+    start_https_server,
+    start_tls_echo_server,
+    start_tls_server,
+)
+from ._ssl_state import CIPHER_SUITES, SslContextSettings
+
+__all__ = [
+    "ModemEmulator",
+    "EmulatorConfig",
+    "FACTORY_CLOCK",
+    "SslContextSettings",
+    "SocketState",
+    "PdpContext",
+    "CIPHER_SUITES",
+    "open_pty_pair",
+    "PtyPair",
+    "serve_pty_forever",
+    "run_emulator_forever",
+    "CertificateAuthority",
+    "IssuedCert",
+    "make_ca",
+    "issue_server_cert",
+    "issue_client_cert",
+    "TlsTestServer",
+    "server_ssl_context",
+    "start_tls_server",
+    "start_tls_echo_server",
+    "start_https_server",
+]

@@ -1,0 +1,124 @@
+"""Knobs of the EC200U emulator."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["FACTORY_CLOCK", "EmulatorConfig"]
+
+#: What the module clock reads after boot until ``AT+CCLK`` sets it.
+FACTORY_CLOCK = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    """Configuration of a :class:`ModemEmulator`.
+
+    Every knob has the default that matches the documented or observed
+    behaviour of a factory-fresh EC200U; alternatives exist for the points the
+    documentation leaves open, so that a client can be tested against each.
+
+    Attributes:
+        model: reported by ``ATI`` and ``AT+CGMM``.
+        manufacturer: reported by ``ATI`` and ``AT+CGMI``.
+        firmware: revision string of ``ATI`` / ``AT+CGMR``.
+        imei: reported by ``AT+GSN`` / ``AT+CGSN``.
+        echo: factory echo setting (``ATE1``).
+        cmee: factory ``AT+CMEE`` level (0 plain ``ERROR``, 1 numeric, 2 text).
+        emit_rdy_on_start: print ``RDY`` when serving starts and after a restart.
+        boot_delay: seconds before ``RDY`` is printed.
+        boot_urcs: extra URC lines printed right after ``RDY`` (for example
+            ``"+CPIN: READY"``).
+        prompt: bytes of the ``AT+QSSLSEND`` data prompt: ``b"\\r\\n> "``
+            (default), ``b"\\r\\n>"`` or ``b"\\r\\n>\\r\\n"``.
+        push_trailing_crlf: direct push appends ``CR LF`` after the payload.
+        payload_echo: factory value of ``AT+QISDE``: echo QSSLSEND payloads.
+        cert_failure_code: ``+QSSLOPEN`` error for a TLS or certificate
+            failure: 579 (documented) or 566 (observed on a sibling module).
+        recv_buffer_size: module receive buffer per socket in buffer mode; while
+            full the emulator stops reading from the TLS peer.
+        send_buffer_size: ``SEND FAIL`` when the pending TLS write backlog plus
+            the new payload would exceed this.
+        max_push_chunk: largest payload of one direct-push URC.
+        host_map: maps a server name used in ``AT+QSSLOPEN`` to a loopback
+            address (``"127.0.0.1"``) or address and port (``("127.0.0.1",
+            8443)``); SNI and certificate checks still use the original name.
+            ``"localhost"`` maps to ``127.0.0.1`` unless overridden.
+        allow_non_loopback: allow targets outside 127.0.0.0/8 and ::1.
+        command_latency: seconds before each final response.
+        urc_after_ok_delay: seconds between a final response and the URCs that
+            were held back while the command ran.
+        esc_cancel_response: printed when ESC cancels a variable-length send.
+        esc_cancel_error_code: ``AT+QIGETERROR`` code after an ESC cancel.
+        qsslstate_two_param: accept the ``AT+QSSLSTATE=1,<id>`` form.
+        send_input_timeout: seconds of silence after the prompt (or between
+            payload bytes) before the send is abandoned with ``ERROR``.
+        time_scale: factor applied to module-side timeouts given in seconds by
+            AT commands (negotiatetime, QFUPL timeout, QSSLCLOSE timeout), so
+            tests can shrink the 10 s minimum.
+        connect_timeout: TCP connect timeout of ``AT+QSSLOPEN`` (error 566).
+        write_chunking: optional function splitting every output write into
+            several writes (to test a client's reassembly).
+        ufs_capacity: UFS size in bytes.
+        ufs_block_size: UFS allocation unit.
+        initial_files: files present in UFS at start (name without prefix).
+        initial_clock: module time at boot; ``None`` follows the host clock
+            (as if set from the network).
+        at_port: the ``<AT_port>`` name of the served port.
+        urcport: factory ``AT+QURCCFG="urcport"`` value. Unless it names
+            ``at_port`` (or is ``"all"``), general URCs (RDY, pdpdeact,
+            injected) are not printed; socket URCs always go to the port that
+            opened the socket.
+        active_pdp_contexts: PDP contexts that are active after boot.
+        max_command_length: longer command lines are discarded with ``ERROR``.
+    """
+
+    model: str = "EC200U"
+    manufacturer: str = "Quectel"
+    firmware: str = "EC200UEUAAR03A03M08"
+    imei: str = "864000000000009"
+    echo: bool = True
+    cmee: int = 1
+    emit_rdy_on_start: bool = True
+    boot_delay: float = 0.0
+    boot_urcs: tuple[str, ...] = ()
+    prompt: bytes = b"\r\n> "
+    push_trailing_crlf: bool = True
+    payload_echo: bool = False
+    cert_failure_code: int = 579
+    recv_buffer_size: int = 64 * 1024
+    send_buffer_size: int = 10240
+    max_push_chunk: int = 1500
+    host_map: Mapping[str, str | tuple[str, int]] = field(default_factory=dict)
+    allow_non_loopback: bool = False
+    command_latency: float = 0.0
+    urc_after_ok_delay: float = 0.0
+    esc_cancel_response: bytes = b"\r\nERROR\r\n"
+    esc_cancel_error_code: int = 571
+    qsslstate_two_param: bool = False
+    send_input_timeout: float = 5.0
+    time_scale: float = 1.0
+    connect_timeout: float = 150.0
+    write_chunking: Callable[[bytes], Iterable[bytes]] | None = None
+    ufs_capacity: int = 286720
+    ufs_block_size: int = 4096
+    initial_files: Mapping[str, bytes] = field(default_factory=dict)
+    initial_clock: _dt.datetime | None = FACTORY_CLOCK
+    at_port: str = "uart1"
+    urcport: str = "uart1"
+    active_pdp_contexts: tuple[int, ...] = ()
+    max_command_length: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.cmee not in (0, 1, 2):
+            raise ValueError("cmee must be 0, 1 or 2")
+        if self.prompt not in (b"\r\n> ", b"\r\n>", b"\r\n>\r\n"):
+            raise ValueError("prompt must be b'\\r\\n> ', b'\\r\\n>' or b'\\r\\n>\\r\\n'")
+        if self.max_push_chunk < 1 or self.recv_buffer_size < 1 or self.send_buffer_size < 1:
+            raise ValueError("buffer sizes must be positive")
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        if self.initial_clock is not None and self.initial_clock.tzinfo is None:
+            raise ValueError("initial_clock must be timezone-aware")

@@ -1,0 +1,711 @@
+"""The EC200U emulator: byte handling, command dispatch, URC ordering, lifecycle.
+
+Theory of operation
+-------------------
+Bytes from the host go into an input buffer (:meth:`ModemEmulator.feed`). One
+task reads that buffer: in command mode it cuts lines at CR (an LF after the
+CR is dropped, an LF-terminated line is ignored), echoes the line, parses it
+with the shared wire grammar and runs the command's handler. Handlers that open
+a data phase (``AT+QSSLSEND`` after the prompt, ``AT+QFUPL`` after CONNECT)
+read raw bytes from the same buffer, so payload bytes are never seen by the
+command parser.
+
+Everything written to the host goes through one output function, one write per
+response. A command is *busy* from its CR until its final result is written;
+URCs raised meanwhile (by TLS tasks, by fault injection) are held and written
+right after the final result, each as one write. URCs are therefore only ever
+written at a line boundary outside a response or a data phase.
+
+The emulator imports nothing from the client side of the package: only the
+shared grammar and the error classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .._errors import RemoteProtocolError
+from .._grammar import CommandKind, ParsedCommand, format_line, parse_command_line
+from ._config import EmulatorConfig
+from ._network import SocketState, TlsSocket
+from ._pty import open_pty_pair
+from ._ssl_state import SslContextSettings, factory_contexts
+from ._wire import ERROR, cme_error
+
+if TYPE_CHECKING:
+    from ._files import Ufs
+
+__all__ = ["ModemEmulator", "PdpContext"]
+
+Handler = Callable[["ModemEmulator", ParsedCommand], Awaitable[bytes]]
+Sink = Callable[[bytes], None]
+
+_CR = 0x0D
+_LF = 0x0A
+
+
+class _Input:
+    """The bytes received from the host, read by the command task."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self._event = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        self._event.set()
+
+    def clear(self) -> None:
+        self.buf.clear()
+
+    async def _wait(self, idle: float | None) -> bool:
+        self._event.clear()
+        if idle is None:
+            await self._event.wait()
+            return True
+        try:
+            async with asyncio.timeout(idle):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def read_line(self, max_length: int) -> bytes | None:
+        """Next CR-terminated line (without CR); ``None`` for an over-long line."""
+        overflow = False
+        while True:
+            buf = self.buf
+            cr = buf.find(b"\r")
+            lf = buf.find(b"\n")
+            if cr >= 0 or lf >= 0:
+                end = cr if lf < 0 or (0 <= cr < lf) else lf
+                terminator = buf[end]
+                line = bytes(buf[:end])
+                del buf[: end + 1]
+                if terminator == _LF:
+                    # LF after CR (empty) or an LF-only line: ignored.
+                    overflow = False
+                    continue
+                return None if overflow else line
+            if len(buf) > max_length:
+                overflow = True
+                buf.clear()
+            await self._wait(None)
+
+    def drop_leading_lf(self) -> None:
+        """Drop the LF of a CR LF command terminator before a data phase."""
+        if self.buf[:1] == b"\n":
+            del self.buf[0]
+
+    async def read_exact(self, n: int, idle_timeout: float | None) -> bytes:
+        """Up to ``n`` bytes; fewer if nothing arrives for ``idle_timeout`` s."""
+        out = bytearray()
+        while len(out) < n:
+            if self.buf:
+                take = min(n - len(out), len(self.buf))
+                out += self.buf[:take]
+                del self.buf[:take]
+                continue
+            if not await self._wait(idle_timeout):
+                break
+        return bytes(out)
+
+    async def read_until(
+        self, stops: bytes, max_length: int, idle_timeout: float | None
+    ) -> tuple[bytes, int | None]:
+        """Bytes before the first byte in ``stops`` (consumed).
+
+        Returns:
+            ``(data, stop)``: ``stop`` is the stop byte, or ``None`` after an
+            idle timeout or when ``max_length`` bytes arrived without a stop.
+        """
+        out = bytearray()
+        while True:
+            for index, byte in enumerate(self.buf):
+                if byte in stops:
+                    out += self.buf[:index]
+                    del self.buf[: index + 1]
+                    return bytes(out), byte
+                if len(out) + index >= max_length:
+                    out += self.buf[:index]
+                    del self.buf[:index]
+                    return bytes(out), None
+            out += self.buf
+            self.buf.clear()
+            if not await self._wait(idle_timeout):
+                return bytes(out), None
+
+
+@dataclass
+class PdpContext:
+    """One PDP context (``AT+QICSGP`` / ``AT+QIACT``)."""
+
+    context_type: int = 1
+    apn: str = ""
+    username: str = ""
+    password: str = ""
+    authentication: int = 0
+    active: bool = False
+
+
+@dataclass
+class _Profile:
+    """Settings that ``AT&W`` stores and a restart restores."""
+
+    echo: bool
+    ipr: int = 115200
+
+
+@dataclass
+class _FaultPlan:
+    fail_sends: int = 0
+    fail_commands: list[tuple[str, bytes]] = field(default_factory=list)
+    mute_commands: list[str] = field(default_factory=list)
+    pre_response_urcs: list[bytes] = field(default_factory=list)
+
+
+def _command_key(text: str) -> str:
+    upper = text.upper()
+    return upper[2:] if upper.startswith("AT") else upper
+
+
+class ModemEmulator:
+    """An emulated Quectel EC200U speaking the SSL AT dialect byte-exactly.
+
+    The emulator answers AT commands on a pseudo-terminal
+    (:meth:`serve_pty`), a TCP socket (:meth:`serve_socket`) or an in-memory
+    sink (:meth:`attach` + :meth:`feed`), and makes *real* TLS connections
+    (Python ``ssl``) to servers on loopback for ``AT+QSSLOPEN``.
+
+    Emulated: echo, ``ATI``/identification, ``AT+CMEE``, ``AT+IPR``,
+    ``AT+IFC``, ``AT&D``/``&W``/``&F``, ``AT+QURCCFG``, ``AT+CCLK`` (own clock),
+    ``AT+QICSGP``/``QIACT``/``QIDEACT``/``QIGETERROR``, all ``AT+QSSLCFG``
+    items, ``AT+QSSLOPEN``/``SEND``/``RECV``/``CLOSE``/``STATE``,
+    ``AT+QISWTMD``, buffer and direct-push access modes, and the UFS commands
+    ``AT+QFUPL``/``QFLST``/``QFDEL``/``QFLDS``/``QFDWL``.
+
+    Not emulated: transparent access mode (``access_mode`` 2, ``ATO`` and
+    ``+++`` answer ``ERROR``), DTLS (``+QSSLOPEN: <id>,555``), SSL 3.0 (fails the open),
+    session resumption (``session_cache`` is stored only), ``ATV0`` numeric
+    responses, command chaining with ``;``, DNS (only names in ``host_map``
+    and ``localhost`` resolve), TCP (``AT+QIOPEN``), SMS, voice, the radio.
+
+    Args:
+        config: the knobs; defaults model a factory-fresh module.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        from ._files import Ufs  # local import: _files imports this module's types
+
+        self.config = config if config is not None else EmulatorConfig()
+        self.ufs: Ufs = Ufs(self.config.ufs_capacity, self.config.ufs_block_size)
+        for name, data in self.config.initial_files.items():
+            self.ufs.files[name] = bytes(data)
+        #: Every command received, parsed (never payload bytes).
+        self.command_log: list[ParsedCommand] = []
+        #: ``(client_id, settings)`` for every ``AT+QSSLOPEN`` that started a handshake.
+        self.opened_with: list[tuple[int, SslContextSettings]] = []
+        #: Total bytes received from the host (commands and payloads).
+        self.bytes_received = 0
+        #: Restarts so far (``restart()`` and ``AT+CFUN=1,1``).
+        self.restarts = 0
+        self._profile = _Profile(echo=self.config.echo)
+        self._sink: Sink | None = None
+        self._drain: Callable[[], Awaitable[None]] | None = None
+        self._input = _Input()
+        self._task: asyncio.Task[None] | None = None
+        self._bg: set[asyncio.Task[None]] = set()
+        self._busy = False
+        self._held: list[bytes] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._faults = _FaultPlan()
+        self._post_response: list[Callable[[], None]] = []
+        self._closed = False
+        self._reset_volatile_state()
+
+    # ------------------------------------------------------------------
+    # State
+    # ------------------------------------------------------------------
+
+    def _reset_volatile_state(self) -> None:
+        cfg = self.config
+        self.echo = self._profile.echo
+        self.cmee = cfg.cmee
+        self.ipr = self._profile.ipr
+        self.ifc = (0, 0)
+        self.dtr_mode = 2
+        self.cfun = 1
+        self.urcport = cfg.urcport
+        self.payload_echo = cfg.payload_echo
+        self.last_error = 0
+        self.pdp: dict[int, PdpContext] = {cid: PdpContext() for cid in range(1, 8)}
+        for cid in cfg.active_pdp_contexts:
+            self.pdp[cid].active = True
+        self._ssl_contexts = factory_contexts()
+        self.sockets: dict[int, TlsSocket] = {}
+        self._clock_base = cfg.initial_clock
+        self._clock_set_at = time.monotonic()
+        self._clock_tz_quarters = 0
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        """The UFS files, name (without ``UFS:``) to content; survives restarts."""
+        return self.ufs.files
+
+    @property
+    def ssl_contexts(self) -> Mapping[int, SslContextSettings]:
+        """Current settings of SSL contexts 0-5 (read-only view)."""
+        return dict(self._ssl_contexts)
+
+    def now(self) -> _dt.datetime:
+        """The module clock (UTC-aware)."""
+        elapsed = _dt.timedelta(seconds=time.monotonic() - self._clock_set_at)
+        if self._clock_base is None:
+            return _dt.datetime.now(_dt.UTC)
+        return self._clock_base + elapsed
+
+    def set_clock(self, when: _dt.datetime, tz_quarters: int = 0) -> None:
+        """Set the module clock (what ``AT+CCLK=`` does)."""
+        self._clock_base = when.astimezone(_dt.UTC)
+        self._clock_set_at = time.monotonic()
+        self._clock_tz_quarters = tz_quarters
+
+    def scaled(self, seconds: float) -> float:
+        """A module-side timeout in seconds, after ``time_scale``."""
+        return seconds * self.config.time_scale
+
+    def cme(self, code: int) -> bytes:
+        """A ``+CME ERROR`` in the current ``AT+CMEE`` form."""
+        return cme_error(self.cmee, code)
+
+    # ------------------------------------------------------------------
+    # Output and URC ordering
+    # ------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        sink = self._sink
+        if sink is None or not data:
+            return
+        chunking = self.config.write_chunking
+        if chunking is None:
+            sink(data)
+        else:
+            for piece in chunking(data):
+                if piece:
+                    sink(piece)
+
+    def write_now(self, data: bytes) -> None:
+        """Write bytes immediately (prompts, CONNECT, data-phase output)."""
+        self._write(data)
+
+    def emit_urc(self, data: bytes, *, general: bool = False) -> None:
+        """Write a complete URC blob at the next line boundary.
+
+        Args:
+            data: the URC bytes, CR LF framing included.
+            general: a URC that goes to the ``urcport`` (RDY, pdpdeact);
+                dropped when that port is not the served one.
+        """
+        if general and self.urcport not in (self.config.at_port, "all"):
+            return
+        if self._busy or self._held or self._flush_handle is not None:
+            self._held.append(data)
+            self._idle.clear()
+        else:
+            self._write(data)
+
+    def _flush_held(self) -> None:
+        self._flush_handle = None
+        held, self._held = self._held, []
+        for blob in held:
+            self._write(blob)
+        if not self._busy:
+            self._idle.set()
+
+    def _end_command(self) -> None:
+        self._busy = False
+        if not self._held:
+            self._idle.set()
+        else:
+            delay = self.config.urc_after_ok_delay
+            if delay > 0:
+                if self._flush_handle is None:
+                    self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush_held)
+            else:
+                self._flush_held()
+        hooks, self._post_response = self._post_response, []
+        for hook in hooks:
+            hook()
+
+    def after_response(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` right after the current command's final response."""
+        self._post_response.append(hook)
+
+    async def wait_urcs_written(self) -> None:
+        """Wait until held URCs are written and the port has drained."""
+        await self._idle.wait()
+        if self._drain is not None:
+            await self._drain()
+
+    # ------------------------------------------------------------------
+    # Input and command execution
+    # ------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Hand bytes from the host to the emulator."""
+        self.bytes_received += len(data)
+        self._input.feed(data)
+
+    @property
+    def input(self) -> _Input:
+        """The input buffer (for data-phase handlers)."""
+        return self._input
+
+    async def _command_loop(self) -> None:
+        while True:
+            line = await self._input.read_line(self.config.max_command_length)
+            self._busy = True
+            self._idle.clear()
+            try:
+                await self._execute(line)
+            finally:
+                self._end_command()
+
+    def _parse(self, text: str) -> ParsedCommand:
+        body = text[2:]
+        if body.startswith("&") and len(body) >= 2 and body[1].isalpha():
+            return ParsedCommand("&" + body[1].upper(), CommandKind.EXECUTE, (), body[2:])
+        return parse_command_line(text)
+
+    async def _execute(self, line: bytes | None) -> None:
+        if line is None:
+            self._write(ERROR)
+            return
+        if self.echo:
+            self._write(line + b"\r")
+        text = line.decode("latin-1")
+        if text[:2].upper() != "AT":
+            return  # V.250: characters before "AT" are ignored
+        key = _command_key(text)
+        try:
+            cmd = self._parse(text)
+        except RemoteProtocolError:
+            cmd = None
+        if cmd is not None:
+            self.command_log.append(cmd)
+        response = self._scripted_response(key)
+        if response is None:
+            return  # muted
+        if not response:
+            handler = _HANDLERS.get(cmd.name) if cmd is not None else None
+            response = ERROR if cmd is None or handler is None else await handler(self, cmd)
+        if self.config.command_latency > 0:
+            await asyncio.sleep(self.config.command_latency)
+        pre, self._faults.pre_response_urcs = self._faults.pre_response_urcs, []
+        for blob in pre:
+            self._write(blob)
+        self._write(response)
+
+    def _scripted_response(self, key: str) -> bytes | None:
+        faults = self._faults
+        for index, prefix in enumerate(faults.mute_commands):
+            if key.startswith(prefix):
+                del faults.mute_commands[index]
+                return None
+        for index, (prefix, response) in enumerate(faults.fail_commands):
+            if key.startswith(prefix):
+                del faults.fail_commands[index]
+                return response
+        return b""
+
+    # ------------------------------------------------------------------
+    # Socket events (called by TlsSocket)
+    # ------------------------------------------------------------------
+
+    def socket_opened(self, sock: TlsSocket, err: int) -> None:
+        """Report the result of a handshake."""
+        if err and self.sockets.get(sock.client_id) is sock:
+            del self.sockets[sock.client_id]
+        self.last_error = err
+        self.emit_urc(format_line(f"+QSSLOPEN: {sock.client_id},{err}"))
+
+    def socket_data(self, sock: TlsSocket, was_empty: bool) -> None:
+        """Buffer mode: data arrived."""
+        if was_empty and sock.urc_armed:
+            sock.urc_armed = False
+            self.emit_urc(format_line(f'+QSSLURC: "recv",{sock.client_id}'))
+
+    async def socket_push(self, sock: TlsSocket, data: bytes) -> None:
+        """Direct push mode: deliver data in URCs of at most ``max_push_chunk``."""
+        size = self.config.max_push_chunk
+        trailer = b"\r\n" if self.config.push_trailing_crlf else b""
+        for start in range(0, len(data), size):
+            chunk = data[start : start + size]
+            header = format_line(f'+QSSLURC: "recv",{sock.client_id},{len(chunk)}')
+            self.emit_urc(header + chunk + trailer)
+            await self.wait_urcs_written()
+
+    def socket_closed(self, sock: TlsSocket) -> None:
+        """The peer closed the connection or it failed."""
+        self.emit_urc(format_line(f'+QSSLURC: "closed",{sock.client_id}'))
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run a background coroutine owned by the emulator."""
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    def track_socket(self, sock: TlsSocket) -> None:
+        """Register a socket and start its handshake."""
+        self.sockets[sock.client_id] = sock
+        task = sock.start()
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    def close_context_sockets(self, cid: int) -> list[int]:
+        """Drop the connections of one PDP context; they enter state closing."""
+        ids = []
+        for sock in list(self.sockets.values()):
+            if sock.cid != cid:
+                continue
+            if sock.state is SocketState.OPENING:
+                sock.drop()
+                del self.sockets[sock.client_id]
+                continue
+            sock.drop()
+            if sock.state is SocketState.CONNECTED:
+                sock.state = SocketState.CLOSING
+                ids.append(sock.client_id)
+        return ids
+
+    # ------------------------------------------------------------------
+    # Fault injection
+    # ------------------------------------------------------------------
+
+    def inject_urc(self, line: str | bytes, *, before_next_response: bool = False) -> None:
+        """Emit ``CR LF line CR LF`` as a URC at the next line boundary.
+
+        Args:
+            line: the URC text without framing.
+            before_next_response: hold it until the next command and write it
+                after that command's echo, right before its response.
+        """
+        blob = format_line(line)
+        if before_next_response:
+            self._faults.pre_response_urcs.append(blob)
+        else:
+            self.emit_urc(blob)
+
+    def inject_raw(self, data: bytes) -> None:
+        """Emit raw bytes at the next line boundary (no framing added)."""
+        self.emit_urc(data)
+
+    def fail_next_sends(self, n: int = 1) -> None:
+        """Answer the next ``n`` complete QSSLSEND payloads with ``SEND FAIL``."""
+        self._faults.fail_sends += n
+
+    def take_send_failure(self) -> bool:
+        """Consume one scripted SEND FAIL (used by the QSSLSEND handler)."""
+        if self._faults.fail_sends > 0:
+            self._faults.fail_sends -= 1
+            return True
+        return False
+
+    def fail_next_command(self, prefix: str, response: bytes = ERROR) -> None:
+        """Answer the next command starting with ``prefix`` with ``response``.
+
+        Args:
+            prefix: for example ``"AT+QSSLOPEN"`` or ``"+QSSLCFG=\\"seclevel\\""``
+                (``AT`` optional, case-insensitive).
+            response: the bytes written instead of running the command.
+        """
+        self._faults.fail_commands.append((_command_key(prefix), response))
+
+    def mute_next_command(self, prefix: str) -> None:
+        """Swallow the next command starting with ``prefix`` (echo only, no response)."""
+        self._faults.mute_commands.append(_command_key(prefix))
+
+    def restart(self) -> None:
+        """Simulate a module reset.
+
+        Drops every TLS connection, forgets QSSLCFG/PDP/echo state (back to
+        factory values or the ``AT&W`` profile), keeps UFS files, discards
+        pending input and held URCs, then prints ``RDY`` after ``boot_delay``.
+        """
+        self.restarts += 1
+        for sock in self.sockets.values():
+            sock.drop()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._held.clear()
+        self._faults.pre_response_urcs.clear()
+        self._input.clear()
+        self._reset_volatile_state()
+        self._busy = False
+        self._idle.set()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = asyncio.get_running_loop().create_task(self._command_loop())
+            self._boot()
+
+    def deactivate_pdp(self, cid: int) -> None:
+        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs."""
+        self.pdp[cid].active = False
+        ids = self.close_context_sockets(cid)
+        self.emit_urc(format_line(f'+QIURC: "pdpdeact",{cid}'), general=True)
+        for client_id in ids:
+            self.emit_urc(format_line(f'+QSSLURC: "closed",{client_id}'))
+
+    def close_from_peer(self, client_id: int) -> None:
+        """The server side drops connection ``client_id`` (TCP reset)."""
+        sock = self.sockets.get(client_id)
+        if sock is not None:
+            sock.abort_transport()
+
+    # ------------------------------------------------------------------
+    # Lifecycle
+    # ------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        if not self.config.emit_rdy_on_start:
+            return
+        lines = [format_line("RDY")] + [format_line(u) for u in self.config.boot_urcs]
+
+        def emit() -> None:
+            for blob in lines:
+                self.emit_urc(blob, general=True)
+
+        delay = self.config.boot_delay
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, emit)
+        else:
+            emit()
+
+    def attach(self, sink: Sink, drain: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Start serving with an in-memory output sink.
+
+        Must be called from a running event loop. Feed host bytes with
+        :meth:`feed`; stop with :meth:`aclose`.
+
+        Args:
+            sink: called with every chunk the module writes.
+            drain: optional coroutine function that waits until the sink has
+                accepted its backlog (backpressure for direct push).
+        """
+        if self._task is not None:
+            raise RuntimeError("the emulator is already serving")
+        self._sink = sink
+        self._drain = drain
+        self._closed = False
+        self._task = asyncio.get_running_loop().create_task(self._command_loop())
+        self._boot()
+
+    def detach_sink(self) -> None:
+        """Keep running but discard output (no host connected)."""
+        self._sink = None
+        self._drain = None
+
+    def set_sink(self, sink: Sink, drain: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Redirect output to a new sink (a new host connection)."""
+        self._sink = sink
+        self._drain = drain
+
+    async def aclose(self) -> None:
+        """Stop serving: cancel the command task, drop every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sock in self.sockets.values():
+            sock.drop()
+        while self._bg:
+            pending = list(self._bg)
+            for bg in pending:
+                bg.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._sink = None
+        self._drain = None
+
+    @contextlib.asynccontextmanager
+    async def serve_pty(self) -> AsyncIterator[str]:
+        """Serve on a new pseudo-terminal; yields the slave path (``/dev/pts/N``).
+
+        The slave is in raw mode. The emulator keeps its own descriptor on the
+        slave so a client may close and reopen the path.
+        """
+        from ._serve import PtyServer
+
+        pair = open_pty_pair()
+        server = PtyServer(self, pair)
+        try:
+            server.start()
+            yield pair.path
+        finally:
+            await server.aclose()
+
+    @contextlib.asynccontextmanager
+    async def serve_socket(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[tuple[str, int]]:
+        """Serve over TCP (for ``socket://host:port`` URLs); yields ``(host, port)``.
+
+        One host connection at a time; a second connection is refused while
+        one is active. Module state persists across host connections.
+        """
+        from ._serve import SocketServer
+
+        server = SocketServer(self)
+        try:
+            address = await server.start(host, port)
+            yield address
+        finally:
+            await server.aclose()
+
+
+async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None]) -> None:
+    """Serve ``emu`` on a pty until cancelled; ``on_ready`` gets the slave path."""
+    async with emu.serve_pty() as path:
+        on_ready(path)
+        await asyncio.Event().wait()
+
+
+async def run_emulator_forever(
+    config: EmulatorConfig | None = None, on_ready: Callable[[str], None] | None = None
+) -> None:
+    """Create an emulator and serve it on a pty until cancelled."""
+    await serve_pty_forever(ModemEmulator(config), on_ready or (lambda _path: None))
+
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def register(*names: str) -> Callable[[Handler], Handler]:
+    """Register a command handler under one or more command names."""
+
+    def decorator(handler: Handler) -> Handler:
+        for name in names:
+            _HANDLERS[name] = handler
+        return handler
+
+    return decorator
+
+
+def _load_handlers() -> None:
+    from . import _files, _general, _sockets  # noqa: F401  (registration side effects)
+
+
+_load_handlers()

@@ -1,0 +1,155 @@
+"""Transports that connect a :class:`ModemEmulator` to a host: pty and TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
+from ._pty import PtyPair
+
+if TYPE_CHECKING:
+    from ._emulator import ModemEmulator
+
+__all__ = ["PtyServer", "SocketServer"]
+
+_READ_SIZE = 65536
+
+
+class PtyServer:
+    """Serve an emulator on the master side of a pty with ``add_reader``."""
+
+    def __init__(self, emu: ModemEmulator, pair: PtyPair) -> None:
+        self._emu = emu
+        self._pair = pair
+        self._loop = asyncio.get_running_loop()
+        self._out = bytearray()
+        self._writing = False
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    def start(self) -> None:
+        self._loop.add_reader(self._pair.master_fd, self._on_readable)
+        self._emu.attach(self._sink, self._drain)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._pair.master_fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            # EIO cannot happen while we hold the slave open; be defensive.
+            self._loop.remove_reader(self._pair.master_fd)
+            return
+        if data:
+            self._emu.feed(data)
+
+    def _sink(self, data: bytes) -> None:
+        if self._out:
+            self._out += data
+            return
+        try:
+            written = os.write(self._pair.master_fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            return
+        if written < len(data):
+            self._out += data[written:]
+            self._drained.clear()
+            if not self._writing:
+                self._writing = True
+                self._loop.add_writer(self._pair.master_fd, self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            written = os.write(self._pair.master_fd, self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._out.clear()
+            written = 0
+        del self._out[:written]
+        if not self._out:
+            self._loop.remove_writer(self._pair.master_fd)
+            self._writing = False
+            self._drained.set()
+
+    async def _drain(self) -> None:
+        await self._drained.wait()
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._pair.master_fd)
+        if self._writing:
+            with contextlib.suppress(Exception):
+                self._loop.remove_writer(self._pair.master_fd)
+            self._writing = False
+        self._drained.set()
+        await self._emu.aclose()
+        self._pair.close()
+
+
+class SocketServer:
+    """Serve an emulator over TCP, one host connection at a time."""
+
+    def __init__(self, emu: ModemEmulator) -> None:
+        self._emu = emu
+        self._server: asyncio.Server | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        self._server = await asyncio.start_server(self._on_connection, host, port)
+        self._emu.attach(self._sink, self._drain)
+        sockname = self._server.sockets[0].getsockname()
+        return str(sockname[0]), int(sockname[1])
+
+    def _sink(self, data: bytes) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def _drain(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            if self._writer is not None:
+                return
+            self._writer = writer
+            try:
+                while True:
+                    data = await reader.read(_READ_SIZE)
+                    if not data:
+                        break
+                    self._emu.feed(data)
+            except ConnectionError:
+                pass
+            finally:
+                self._writer = None
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._writer is not None:
+            self._writer.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        await self._emu.aclose()
