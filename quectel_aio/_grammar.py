@@ -139,9 +139,14 @@ def error_text(code: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Quoted:
-    """A string parameter, written between double quotes."""
+    """A string parameter, written between double quotes.
+
+    ``allow_empty=True`` lets ``""`` through (written as two quotes); every
+    other check still applies.
+    """
 
     value: str
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +191,8 @@ def _encode_param(param: Param) -> str:
             raise LocalProtocolError(f"negative integer parameter {param}")
         return str(param)
     if isinstance(param, Quoted):
+        if param.allow_empty and param.value == "":
+            return '""'
         _check_string(param.value, "string parameter", MAX_LINE_LENGTH)
         return f'"{param.value}"'
     if isinstance(param, Hex):
