@@ -1,0 +1,849 @@
+"""The AT commands the library sends, one frozen dataclass each.
+
+Theory of operation
+-------------------
+A command object is a *validated request*: ``__post_init__`` checks every
+field (types, ranges, strings through the :mod:`._grammar` validators) and
+raises :class:`LocalProtocolError` before any byte could be produced. ``bool``
+is never accepted where an ``int`` is expected. :meth:`Command.encode` then
+builds the exact command line through :func:`._grammar.format_command`.
+
+Each class also carries the metadata that :class:`ModemConnection` and the
+driver need to run the exchange:
+
+* ``at_name`` - the AT name, for errors and logs (``"AT+QSSLOPEN"``);
+* ``info_prefixes`` - the ``+XXX`` prefixes of information lines that belong
+  to the command; any other ``+XXX:`` line is unsolicited;
+* ``accepts_any_line`` - :class:`Raw` claims every non-URC line;
+* ``expects_prompt`` / ``expects_connect`` - the exchange has a data phase
+  opened by ``>`` (``AT+QSSLSEND``) or ``CONNECT`` (``AT+QFUPL``);
+* ``timeout`` - the maximum response time from the application notes, in
+  seconds. It is the module's figure; the driver adds its own margins.
+
+The parse helpers at the end turn information lines into values for the
+driver and raise :class:`RemoteProtocolError` on malformed input.
+
+This module performs no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._grammar import (
+    MAX_CLIENT_ID,
+    MAX_PDP_CONTEXT_ID,
+    MAX_READ_LENGTH,
+    MAX_SEND_LENGTH,
+    MAX_SSL_CONTEXT_ID,
+    Hex,
+    Param,
+    Quoted,
+    format_command,
+    parse_int,
+    split_fields,
+    split_info_line,
+    validate_apn_text,
+    validate_filename,
+    validate_hostname,
+)
+
+__all__ = [
+    "SSL_CONFIG_ITEMS",
+    "ActivatePdp",
+    "Attention",
+    "Command",
+    "ConfigurePdp",
+    "DeactivatePdp",
+    "FileDelete",
+    "FileList",
+    "FileSpace",
+    "FileUpload",
+    "PdpInfo",
+    "QueryClock",
+    "QueryError",
+    "QueryPdp",
+    "Raw",
+    "SetClock",
+    "SetEcho",
+    "SetErrorFormat",
+    "SslClose",
+    "SslConfigure",
+    "SslOpen",
+    "SslRecv",
+    "SslRecvQuery",
+    "SslSend",
+    "SslState",
+    "SslStateInfo",
+    "SwitchAccessMode",
+    "parse_cfg_line",
+    "parse_clock_line",
+    "parse_file_list_line",
+    "parse_file_space_line",
+    "parse_pdp_line",
+    "parse_qfupl_line",
+    "parse_qiget_error",
+    "parse_recv_query",
+    "parse_ssl_state_line",
+]
+
+#: Maximum response time of the short SSL commands (SSL Application Note §2.2).
+_SHORT = 0.3
+#: Used where the notes give no maximum response time for a local command.
+_UNSPECIFIED = 1.0
+
+
+def _int(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LocalProtocolError(f"{what} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise LocalProtocolError(f"{what} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise LocalProtocolError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
+class Command:
+    """Base class of every command.
+
+    Subclasses are frozen dataclasses; see the module docstring for the
+    meaning of the class attributes.
+    """
+
+    __slots__ = ()
+
+    at_name: ClassVar[str] = "AT"
+    info_prefixes: ClassVar[tuple[str, ...]] = ()
+    accepts_any_line: ClassVar[bool] = False
+    expects_prompt: ClassVar[bool] = False
+    expects_connect: ClassVar[bool] = False
+
+    @property
+    def timeout(self) -> float:
+        """The module's maximum response time for this exchange, in seconds."""
+        return _UNSPECIFIED
+
+    def encode(self) -> bytes:
+        """Return the command line, ending in CR."""
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------
+# General commands
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Raw(Command):
+    """Any command line (escape hatch). Every non-URC line is its information.
+
+    The line must start with ``AT`` and contain printable ASCII only.
+    """
+
+    line: str
+    timeout: float = 5.0
+
+    at_name: ClassVar[str] = "AT"
+    accepts_any_line: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        line = _str(self.line, "raw command line")
+        if line[:2].upper() != "AT":
+            raise LocalProtocolError("a raw command line must start with AT")
+        for index, char in enumerate(line):
+            if not 0x20 <= ord(char) <= 0x7E:
+                raise LocalProtocolError(
+                    f"raw command line contains a control or non-ASCII character "
+                    f"(U+{ord(char):04X}) at index {index}"
+                )
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
+            raise LocalProtocolError("timeout must be a positive number of seconds")
+
+    def encode(self) -> bytes:
+        return self.line.encode("ascii") + b"\r"
+
+
+@dataclass(frozen=True, slots=True)
+class Attention(Command):
+    """``AT``: is the module listening?"""
+
+    at_name: ClassVar[str] = "AT"
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        return format_command("")
+
+
+@dataclass(frozen=True, slots=True)
+class SetEcho(Command):
+    """``ATE0`` / ``ATE1``: command echo off / on."""
+
+    enabled: bool
+
+    at_name: ClassVar[str] = "ATE"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise LocalProtocolError("enabled must be a bool")
+
+    def encode(self) -> bytes:
+        return format_command("E1" if self.enabled else "E0")
+
+
+@dataclass(frozen=True, slots=True)
+class SetErrorFormat(Command):
+    """``AT+CMEE=<mode>``: 0 plain ERROR, 1 numeric, 2 text ``+CME ERROR``."""
+
+    mode: int
+
+    at_name: ClassVar[str] = "AT+CMEE"
+
+    def __post_init__(self) -> None:
+        _int(self.mode, "mode", 0, 2)
+
+    def encode(self) -> bytes:
+        return format_command("+CMEE", [self.mode])
+
+
+@dataclass(frozen=True, slots=True)
+class QueryError(Command):
+    """``AT+QIGETERROR``: the error code of the last TCP/IP or SSL command."""
+
+    at_name: ClassVar[str] = "AT+QIGETERROR"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QIGETERROR",)
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        return format_command("+QIGETERROR")
+
+
+# ---------------------------------------------------------------------------
+# PDP context
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurePdp(Command):
+    """``AT+QICSGP=<cid>,<type>,"<apn>","<user>","<pass>",<auth>``.
+
+    The password is left out of the repr.
+    """
+
+    context_id: int
+    apn: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    authentication: int = 0
+    context_type: int = 1
+
+    at_name: ClassVar[str] = "AT+QICSGP"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QICSGP",)
+
+    def __post_init__(self) -> None:
+        _int(self.context_id, "context_id", 1, MAX_PDP_CONTEXT_ID)
+        _int(self.context_type, "context_type", 1, 3)
+        _int(self.authentication, "authentication", 0, 2)
+        validate_apn_text(_str(self.apn, "apn"), "apn")
+        validate_apn_text(_str(self.username, "username"), "username")
+        validate_apn_text(_str(self.password, "password"), "password")
+
+    def encode(self) -> bytes:
+        return format_command(
+            "+QICSGP",
+            [
+                self.context_id,
+                self.context_type,
+                Quoted(self.apn, allow_empty=True),
+                Quoted(self.username, allow_empty=True),
+                Quoted(self.password, allow_empty=True),
+                self.authentication,
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivatePdp(Command):
+    """``AT+QIACT=<cid>`` (up to 150 s)."""
+
+    context_id: int
+
+    at_name: ClassVar[str] = "AT+QIACT"
+
+    def __post_init__(self) -> None:
+        _int(self.context_id, "context_id", 1, MAX_PDP_CONTEXT_ID)
+
+    @property
+    def timeout(self) -> float:
+        return 150.0
+
+    def encode(self) -> bytes:
+        return format_command("+QIACT", [self.context_id])
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPdp(Command):
+    """``AT+QIACT?``: one ``+QIACT:`` line per active context."""
+
+    at_name: ClassVar[str] = "AT+QIACT"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QIACT",)
+
+    def encode(self) -> bytes:
+        return format_command("+QIACT", query=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DeactivatePdp(Command):
+    """``AT+QIDEACT=<cid>`` (up to 40 s)."""
+
+    context_id: int
+
+    at_name: ClassVar[str] = "AT+QIDEACT"
+
+    def __post_init__(self) -> None:
+        _int(self.context_id, "context_id", 1, MAX_PDP_CONTEXT_ID)
+
+    @property
+    def timeout(self) -> float:
+        return 40.0
+
+    def encode(self) -> bytes:
+        return format_command("+QIDEACT", [self.context_id])
+
+
+# ---------------------------------------------------------------------------
+# SSL
+# ---------------------------------------------------------------------------
+
+_FLAG = (0, 1)
+#: ``AT+QSSLCFG`` items and the values they take: an inclusive int range,
+#: ``"path"`` (a module file name) or ``"hex"`` (a cipher suite code).
+SSL_CONFIG_ITEMS: dict[str, tuple[int, int] | str] = {
+    "sslversion": (0, 4),
+    "dtls": _FLAG,
+    "dtlsversion": (0, 1),
+    "ciphersuite": "hex",
+    "seclevel": (0, 2),
+    "cacert": "path",
+    "clientcert": "path",
+    "clientkey": "path",
+    "sni": _FLAG,
+    "ignorelocaltime": _FLAG,
+    "negotiatetime": (10, 300),
+    "ignoreinvalidcertsign": _FLAG,
+    "ignorecertitem": (0, 1048575),
+    "ignoremulticertchainverify": _FLAG,
+    "session_cache": _FLAG,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SslConfigure(Command):
+    """``AT+QSSLCFG="<item>",<ctx>[,<value>]``; ``value=None`` queries."""
+
+    item: str
+    ssl_context_id: int
+    value: int | str | None = None
+
+    at_name: ClassVar[str] = "AT+QSSLCFG"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLCFG",)
+
+    def __post_init__(self) -> None:
+        item = _str(self.item, "item")
+        kind = SSL_CONFIG_ITEMS.get(item)
+        if kind is None:
+            raise LocalProtocolError(f"unknown AT+QSSLCFG item {item!r}")
+        _int(self.ssl_context_id, "ssl_context_id", 0, MAX_SSL_CONTEXT_ID)
+        value = self.value
+        if value is None:
+            return
+        if kind == "path":
+            validate_filename(_str(value, f"{item} value"))
+        elif kind == "hex":
+            _int(value, f"{item} value", 0, 0xFFFF)
+        else:
+            assert isinstance(kind, tuple)
+            _int(value, f"{item} value", kind[0], kind[1])
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        params: list[Param] = [Quoted(self.item), self.ssl_context_id]
+        value = self.value
+        if isinstance(value, str):
+            params.append(Quoted(value))
+        elif isinstance(value, int):
+            params.append(Hex(value) if self.item == "ciphersuite" else value)
+        return format_command("+QSSLCFG", params)
+
+
+@dataclass(frozen=True, slots=True)
+class SslOpen(Command):
+    """``AT+QSSLOPEN=<cid>,<ctx>,<id>,"<host>",<port>,<mode>``.
+
+    ``timeout`` is 150 s + ``negotiate_time``: the bound on the
+    ``+QSSLOPEN: <id>,<err>`` URC, which arrives after the command's ``OK``.
+    ``negotiate_time`` must equal the context's ``negotiatetime`` setting.
+    """
+
+    pdp_context_id: int
+    ssl_context_id: int
+    client_id: int
+    host: str
+    port: int
+    access_mode: int = 0
+    negotiate_time: int = 300
+
+    at_name: ClassVar[str] = "AT+QSSLOPEN"
+
+    def __post_init__(self) -> None:
+        _int(self.pdp_context_id, "pdp_context_id", 1, MAX_PDP_CONTEXT_ID)
+        _int(self.ssl_context_id, "ssl_context_id", 0, MAX_SSL_CONTEXT_ID)
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+        validate_hostname(_str(self.host, "host"))
+        _int(self.port, "port", 1, 65535)
+        _int(self.access_mode, "access_mode", 0, 2)
+        _int(self.negotiate_time, "negotiate_time", 10, 300)
+
+    @property
+    def timeout(self) -> float:
+        return 150.0 + self.negotiate_time
+
+    def encode(self) -> bytes:
+        return format_command(
+            "+QSSLOPEN",
+            [
+                self.pdp_context_id,
+                self.ssl_context_id,
+                self.client_id,
+                Quoted(validate_hostname(self.host)),
+                self.port,
+                self.access_mode,
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SslSend(Command):
+    """``AT+QSSLSEND=<id>,<len>`` (fixed length only; never the Ctrl+Z form)."""
+
+    client_id: int
+    length: int
+
+    at_name: ClassVar[str] = "AT+QSSLSEND"
+    expects_prompt: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+        _int(self.length, "length", 1, MAX_SEND_LENGTH)
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        return format_command("+QSSLSEND", [self.client_id, self.length])
+
+
+@dataclass(frozen=True, slots=True)
+class SslRecv(Command):
+    """``AT+QSSLRECV=<id>,<len>``: read up to ``length`` buffered bytes."""
+
+    client_id: int
+    length: int
+
+    at_name: ClassVar[str] = "AT+QSSLRECV"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLRECV",)
+
+    def __post_init__(self) -> None:
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+        _int(self.length, "length", 1, MAX_READ_LENGTH)
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        return format_command("+QSSLRECV", [self.client_id, self.length])
+
+
+@dataclass(frozen=True, slots=True)
+class SslRecvQuery(Command):
+    """``AT+QSSLRECV=<id>,0`` → ``+QSSLRECV: <total>,<read>,<unread>``."""
+
+    client_id: int
+
+    at_name: ClassVar[str] = "AT+QSSLRECV"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLRECV",)
+
+    def __post_init__(self) -> None:
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        return format_command("+QSSLRECV", [self.client_id, 0])
+
+
+@dataclass(frozen=True, slots=True)
+class SslClose(Command):
+    """``AT+QSSLCLOSE=<id>,<close_timeout>``; the module answers within ``close_timeout``."""
+
+    client_id: int
+    close_timeout: int = 10
+
+    at_name: ClassVar[str] = "AT+QSSLCLOSE"
+
+    def __post_init__(self) -> None:
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+        _int(self.close_timeout, "close_timeout", 0, 65535)
+
+    @property
+    def timeout(self) -> float:
+        return max(float(self.close_timeout), _SHORT)
+
+    def encode(self) -> bytes:
+        return format_command("+QSSLCLOSE", [self.client_id, self.close_timeout])
+
+
+@dataclass(frozen=True, slots=True)
+class SslState(Command):
+    """``AT+QSSLSTATE[=<id>]``: one ``+QSSLSTATE:`` line per existing connection."""
+
+    client_id: int | None = None
+
+    at_name: ClassVar[str] = "AT+QSSLSTATE"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLSTATE",)
+
+    def __post_init__(self) -> None:
+        if self.client_id is not None:
+            _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+
+    @property
+    def timeout(self) -> float:
+        return _SHORT
+
+    def encode(self) -> bytes:
+        if self.client_id is None:
+            return format_command("+QSSLSTATE")
+        return format_command("+QSSLSTATE", [self.client_id])
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchAccessMode(Command):
+    """``AT+QISWTMD=<id>,<mode>``; mode 2 (transparent) answers ``CONNECT``."""
+
+    client_id: int
+    access_mode: int
+
+    at_name: ClassVar[str] = "AT+QISWTMD"
+
+    def __post_init__(self) -> None:
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+        _int(self.access_mode, "access_mode", 0, 2)
+
+    def encode(self) -> bytes:
+        return format_command("+QISWTMD", [self.client_id, self.access_mode])
+
+
+# ---------------------------------------------------------------------------
+# File system
+# ---------------------------------------------------------------------------
+
+#: Largest upload accepted by :class:`FileUpload`.
+MAX_UPLOAD_SIZE = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpload(Command):
+    """``AT+QFUPL="<name>",<size>,<input_timeout>,<ack_mode>``.
+
+    ``CONNECT`` opens the data phase; after the ``size`` bytes the module
+    answers ``+QFUPL: <size>,<checksum>`` and ``OK``. ``timeout`` is
+    ``input_timeout``: how long the module waits for input, which bounds each
+    phase of the exchange (the driver adds the transfer time itself).
+    The connection does not interpret ACK-mode (``ack_mode=1``) bytes.
+    """
+
+    name: str
+    size: int
+    input_timeout: int = 5
+    ack_mode: int = 0
+
+    at_name: ClassVar[str] = "AT+QFUPL"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QFUPL",)
+    expects_connect: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        validate_filename(_str(self.name, "name"))
+        _int(self.size, "size", 1, MAX_UPLOAD_SIZE)
+        _int(self.input_timeout, "input_timeout", 1, 65535)
+        _int(self.ack_mode, "ack_mode", 0, 1)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.input_timeout)
+
+    def encode(self) -> bytes:
+        return format_command("+QFUPL", [Quoted(self.name), self.size, self.input_timeout, self.ack_mode])
+
+
+@dataclass(frozen=True, slots=True)
+class FileList(Command):
+    """``AT+QFLST="<pattern>"``; ``pattern`` is ``"*"`` or a file name."""
+
+    pattern: str = "*"
+
+    at_name: ClassVar[str] = "AT+QFLST"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QFLST",)
+
+    def __post_init__(self) -> None:
+        if _str(self.pattern, "pattern") != "*":
+            validate_filename(self.pattern)
+
+    def encode(self) -> bytes:
+        # "*" is not a valid file name but is safe inside quotes.
+        return format_command("+QFLST", [Quoted(self.pattern)])
+
+
+@dataclass(frozen=True, slots=True)
+class FileDelete(Command):
+    """``AT+QFDEL="<name>"`` (one file; the ``"*"`` wildcard is refused)."""
+
+    name: str
+
+    at_name: ClassVar[str] = "AT+QFDEL"
+
+    def __post_init__(self) -> None:
+        validate_filename(_str(self.name, "name"))
+
+    def encode(self) -> bytes:
+        return format_command("+QFDEL", [Quoted(self.name)])
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpace(Command):
+    """``AT+QFLDS="UFS"`` → ``+QFLDS: <free>,<total>``."""
+
+    at_name: ClassVar[str] = "AT+QFLDS"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QFLDS",)
+
+    def encode(self) -> bytes:
+        return format_command("+QFLDS", [Quoted("UFS")])
+
+
+# ---------------------------------------------------------------------------
+# Clock
+# ---------------------------------------------------------------------------
+
+_CLOCK_RE = re.compile(r"^(\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-])(\d\d)$")
+
+
+def _check_clock(text: str) -> str:
+    match = _CLOCK_RE.match(text) if text.isascii() else None
+    if match is None:
+        raise LocalProtocolError(f"clock text {text!r} is not in the form yy/MM/dd,hh:mm:ss±zz")
+    _, month, day, hour, minute, second, _, zone = (int(g) if g.isdigit() else 0 for g in match.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 59):
+        raise LocalProtocolError(f"clock text {text!r} is out of range")
+    if zone > 96:
+        raise LocalProtocolError(f"clock time zone in {text!r} is out of range (quarter hours)")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class SetClock(Command):
+    """``AT+CCLK="yy/MM/dd,hh:mm:ss±zz"`` (zz in quarter hours)."""
+
+    text: str
+
+    at_name: ClassVar[str] = "AT+CCLK"
+
+    def __post_init__(self) -> None:
+        _check_clock(_str(self.text, "clock text"))
+
+    def encode(self) -> bytes:
+        # The generic Quoted path refuses commas; this value is fully matched by
+        # _CLOCK_RE (digits, "/", ",", ":", "+", "-"), so it is quoted here.
+        return format_command("+CCLK")[:-1] + b'="' + _check_clock(self.text).encode("ascii") + b'"\r'
+
+
+@dataclass(frozen=True, slots=True)
+class QueryClock(Command):
+    """``AT+CCLK?`` → ``+CCLK: "yy/MM/dd,hh:mm:ss±zz"``."""
+
+    at_name: ClassVar[str] = "AT+CCLK"
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+CCLK",)
+
+    def encode(self) -> bytes:
+        return format_command("+CCLK", query=True)
+
+
+# ---------------------------------------------------------------------------
+# Parse helpers for information lines
+# ---------------------------------------------------------------------------
+
+
+def _fields(line: str, prefix: str, count: int | None = None) -> list[str | int]:
+    head, rest = split_info_line(line)
+    if head != prefix:
+        raise RemoteProtocolError(f"expected a {prefix} line", line[:64].encode("ascii", "replace"))
+    fields = split_fields(rest)
+    if count is not None and len(fields) != count:
+        raise RemoteProtocolError(
+            f"{prefix} line has {len(fields)} fields, expected {count}",
+            line[:64].encode("ascii", "replace"),
+        )
+    return fields
+
+
+def _text(field_: str | int, what: str) -> str:
+    if isinstance(field_, int):
+        return str(field_)
+    return field_
+
+
+@dataclass(frozen=True, slots=True)
+class SslStateInfo:
+    """One ``+QSSLSTATE:`` line."""
+
+    client_id: int
+    service_type: str
+    remote_address: str
+    remote_port: int
+    local_port: int
+    socket_state: int
+    pdp_context_id: int
+    server_id: int
+    access_mode: int
+    at_port: str
+    ssl_context_id: int
+
+
+def parse_ssl_state_line(line: str) -> SslStateInfo:
+    """Parse ``+QSSLSTATE: <id>,"SSLClient","<ip>",<rport>,<lport>,<state>,...``."""
+    f = _fields(line, "+QSSLSTATE", 11)
+    return SslStateInfo(
+        client_id=parse_int(f[0], "clientID"),
+        service_type=_text(f[1], "service type"),
+        remote_address=_text(f[2], "remote address"),
+        remote_port=parse_int(f[3], "remote port"),
+        local_port=parse_int(f[4], "local port"),
+        socket_state=parse_int(f[5], "socket state"),
+        pdp_context_id=parse_int(f[6], "contextID"),
+        server_id=parse_int(f[7], "serverID"),
+        access_mode=parse_int(f[8], "access mode"),
+        at_port=_text(f[9], "AT port"),
+        ssl_context_id=parse_int(f[10], "SSL_ctxID"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PdpInfo:
+    """One ``+QIACT:`` line."""
+
+    context_id: int
+    state: int
+    context_type: int
+    addresses: tuple[str, ...]
+
+
+def parse_pdp_line(line: str) -> PdpInfo:
+    """Parse ``+QIACT: <cid>,<state>,<type>[,"<ipv4>"][,"<ipv6>"]``."""
+    f = _fields(line, "+QIACT")
+    if len(f) < 3:
+        raise RemoteProtocolError("+QIACT line has too few fields", line[:64].encode("ascii", "replace"))
+    return PdpInfo(
+        context_id=parse_int(f[0], "contextID"),
+        state=parse_int(f[1], "context state"),
+        context_type=parse_int(f[2], "context type"),
+        addresses=tuple(_text(a, "address") for a in f[3:]),
+    )
+
+
+_HEX_RE = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{1,8})$")
+
+
+def _hex(field_: str | int, what: str) -> int:
+    text = str(field_)
+    match = _HEX_RE.match(text)
+    if match is None:
+        raise RemoteProtocolError(f"{what} is not hexadecimal", text[:32].encode("ascii", "replace"))
+    return int(match.group(1), 16)
+
+
+def parse_qfupl_line(line: str) -> tuple[int, int]:
+    """Parse ``+QFUPL: <size>,<checksum>`` (checksum in hex without ``0x``)."""
+    f = _fields(line, "+QFUPL", 2)
+    return parse_int(f[0], "upload size"), _hex(f[1], "checksum")
+
+
+_QIGETERROR_RE = re.compile(r"^\+QIGETERROR: ?(\d{1,6})(?:, ?(.*))?$")
+
+
+def parse_qiget_error(line: str) -> tuple[int, str]:
+    """Parse ``+QIGETERROR: <err>,<description>`` (a space after the comma is tolerated)."""
+    match = _QIGETERROR_RE.match(line.strip())
+    if match is None:
+        raise RemoteProtocolError("malformed +QIGETERROR line", line[:64].encode("ascii", "replace"))
+    return int(match.group(1)), (match.group(2) or "").strip()
+
+
+def parse_recv_query(line: str) -> tuple[int, int, int]:
+    """Parse ``+QSSLRECV: <total>,<read>,<unread>``."""
+    f = _fields(line, "+QSSLRECV", 3)
+    return parse_int(f[0], "total"), parse_int(f[1], "read"), parse_int(f[2], "unread")
+
+
+def parse_file_list_line(line: str) -> tuple[str, int]:
+    """Parse ``+QFLST: "<name>",<size>``."""
+    f = _fields(line, "+QFLST", 2)
+    return _text(f[0], "file name"), parse_int(f[1], "file size")
+
+
+def parse_file_space_line(line: str) -> tuple[int, int]:
+    """Parse ``+QFLDS: <free>,<total>``."""
+    f = _fields(line, "+QFLDS", 2)
+    return parse_int(f[0], "free"), parse_int(f[1], "total")
+
+
+def parse_cfg_line(line: str) -> tuple[str, int, int | str]:
+    """Parse ``+QSSLCFG: "<item>",<ctx>,<value>``.
+
+    Returns ``(item, ssl_context_id, value)``: the value is an int for numeric
+    items (``0XFFFF`` hex literals included) and a str for paths.
+    """
+    f = _fields(line, "+QSSLCFG", 3)
+    item = f[0]
+    if not isinstance(item, str):
+        raise RemoteProtocolError("+QSSLCFG item is not a string", line[:64].encode("ascii", "replace"))
+    value = f[2]
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        value = _hex(value, f"{item} value")
+    return item, parse_int(f[1], "SSL_ctxID"), value
+
+
+def parse_clock_line(line: str) -> str:
+    """Parse ``+CCLK: "<yy/MM/dd,hh:mm:ss±zz>"`` and return the quoted text."""
+    head, rest = split_info_line(line)
+    rest = rest.strip()
+    if head != "+CCLK" or len(rest) < 2 or rest[0] != '"' or rest[-1] != '"':
+        raise RemoteProtocolError("malformed +CCLK line", line[:64].encode("ascii", "replace"))
+    return rest[1:-1]
