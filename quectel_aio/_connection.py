@@ -1,0 +1,592 @@
+"""ModemConnection: the sans-IO state machine of the AT dialect.
+
+Theory of operation
+-------------------
+:class:`ModemConnection` holds no clock and does no I/O. The driver calls
+:meth:`~ModemConnection.send` / :meth:`~ModemConnection.send_payload` to get
+bytes to write, feeds what the port delivers to
+:meth:`~ModemConnection.receive_data`, and pulls :mod:`._events` out of
+:meth:`~ModemConnection.next_event` until it returns :data:`NEED_DATA`.
+
+Two independent pieces of state:
+
+* **Command state** (:class:`ConnectionState`): at most one command is in
+  flight. ``send`` moves IDLE to AWAITING_RESPONSE (or AWAITING_PROMPT for
+  ``AT+QSSLSEND``); the ``>`` prompt moves to SENDING_PAYLOAD; ``send_payload``
+  to AWAITING_SEND_RESULT; ``CONNECT`` of ``AT+QFUPL`` to DATA_PHASE and its
+  ``send_payload`` back to AWAITING_RESPONSE. A final result code returns to
+  IDLE. :meth:`~ModemConnection.abandon_command` (timeout, cancellation) moves
+  to ABANDONED: the command's late information lines and final result are
+  swallowed, so they can never be handed to the *next* command; its final
+  result (or :meth:`~ModemConnection.clear_abandoned`) returns to IDLE.
+  A :class:`RemoteProtocolError` moves to ERROR until
+  :meth:`~ModemConnection.resync`.
+
+* **Parser mode**: LINE or PAYLOAD(n). In LINE mode a line ends at LF; CRs
+  are stripped and blank lines ignored. Two headers switch to PAYLOAD(n), in
+  which exactly ``n`` raw bytes are taken by count, never split or searched:
+  ``+QSSLRECV: <n>`` (always, whatever the command state, so a late reply
+  cannot desynchronise the parser) and ``+QSSLURC: "recv",<id>,<n>``
+  (direct push). Because the mode is independent of the command state, a
+  payload is consumed correctly even when its command was abandoned.
+
+Two byte-level exceptions to line parsing, both only at a line start:
+
+* the ``>`` prompt, while an ``AT+QSSLSEND`` waits for it (plus one
+  following space if it is already buffered); it is not CRLF-terminated, so it
+  is reported at once;
+* the echo of a payload (``payload_echo=True``), consumed by count after
+  ``send_payload``.
+
+Every complete line is classified in this order: the echo of the last command
+(dropped), ``+QSSLRECV: <n>``, the URCs (``+QSSLURC``, ``+QIURC``,
+``+QSSLOPEN: <id>,<err>``, ``RDY``), final result codes, ``+XXX:`` lines (an
+information line only if the command in flight declares the prefix, else
+:class:`UnknownUrc`), then any other line (information of the command in
+flight, else :class:`UnknownUrc`). Only over-long lines, bad length headers
+and EOF inside a payload raise :class:`RemoteProtocolError`; any other garbage
+becomes :class:`UnknownUrc`.
+
+A ``+QSSLRECV`` data block is held until the command's ``OK``
+(commit-on-OK) and delivered in :class:`CommandSucceeded`; a failure discards
+it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from ._buffer import ReceiveBuffer
+from ._commands import Command, FileUpload, SslSend
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    NEED_DATA,
+    AbandonedPrompt,
+    CommandFailed,
+    CommandSucceeded,
+    ConnectReceived,
+    EndOfStream,
+    Event,
+    ModemReady,
+    NeedData,
+    PdpDeactivated,
+    PromptReceived,
+    SslClosed,
+    SslDataAvailable,
+    SslDataPushed,
+    SslOpened,
+    UnknownUrc,
+)
+from ._grammar import MAX_LINE_LENGTH
+
+__all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "ConnectionState", "ModemConnection"]
+
+#: Largest data block accepted after a length header. The notes allow 1500
+#: bytes; a little slack tolerates firmware differences while bounding memory.
+MAX_PAYLOAD_BLOCK = 4096
+_MAX_LENGTH_DIGITS = 4
+
+
+class ConnectionState(enum.Enum):
+    """The command state of a :class:`ModemConnection`."""
+
+    #: No command in flight; ``send`` is allowed.
+    IDLE = "idle"
+    #: A command was sent; waiting for its final result.
+    AWAITING_RESPONSE = "awaiting_response"
+    #: ``AT+QSSLSEND`` was sent; waiting for ``>``.
+    AWAITING_PROMPT = "awaiting_prompt"
+    #: The prompt arrived; the driver must call ``send_payload``.
+    SENDING_PAYLOAD = "sending_payload"
+    #: The payload was sent; waiting for ``SEND OK`` / ``SEND FAIL`` / ``ERROR``.
+    AWAITING_SEND_RESULT = "awaiting_send_result"
+    #: ``CONNECT`` of ``AT+QFUPL`` arrived; the driver must call ``send_payload``.
+    DATA_PHASE = "data_phase"
+    #: The command was abandoned; its late replies are swallowed.
+    ABANDONED = "abandoned"
+    #: The module broke the grammar; call ``resync``.
+    ERROR = "error"
+
+
+class _Mode(enum.Enum):
+    LINE = "line"
+    PAYLOAD = "payload"
+
+
+_FINAL_SUCCESS = frozenset({"OK", "SEND OK", "CONNECT"})
+_FINAL_FAILURE = frozenset({"ERROR", "SEND FAIL", "NO CARRIER"})
+#: Non-``+`` lines that are never information lines.
+_PLAIN_URCS = frozenset({"POWERED DOWN", "NORMAL POWER DOWN", "APP RDY"})
+
+_RECV_HEADER_RE = re.compile(r"^\+QSSLRECV:\s*(\d+)\s*$")
+_CME_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$")
+_QSSLURC_RE = re.compile(r'^\+QSSLURC:\s*"(recv|closed)",\s*(\d{1,5})(?:,\s*([^,]*))?\s*$')
+_QSSLOPEN_RE = re.compile(r"^\+QSSLOPEN:\s*(\d{1,5}),\s*(\d{1,5})\s*$")
+_PDPDEACT_RE = re.compile(r'^\+QIURC:\s*"pdpdeact",\s*(\d{1,5})\s*$')
+
+
+def _excerpt(data: bytes | str) -> bytes:
+    raw = data.encode("ascii", "backslashreplace") if isinstance(data, str) else data
+    return raw[:64]
+
+
+def _length(text: str, what: str) -> int:
+    text = text.strip()
+    if not text.isdigit() or not text.isascii() or len(text) > _MAX_LENGTH_DIGITS:
+        raise RemoteProtocolError(f"invalid {what} length", _excerpt(text))
+    value = int(text)
+    if value > MAX_PAYLOAD_BLOCK:
+        raise RemoteProtocolError(f"{what} length {value} exceeds {MAX_PAYLOAD_BLOCK}", _excerpt(text))
+    return value
+
+
+class ModemConnection:
+    """The sans-IO AT protocol engine for one serial channel.
+
+    Args:
+        payload_echo: the module echoes the payload of ``AT+QSSLSEND`` after
+            the prompt; the echo is then consumed by count.
+    """
+
+    def __init__(self, *, payload_echo: bool = False) -> None:
+        self._payload_echo = payload_echo
+        self._buffer = ReceiveBuffer()
+        self._state = ConnectionState.IDLE
+        self._state_before_error = ConnectionState.IDLE
+        self._command: Command | None = None
+        self._echo_text: str | None = None
+        self._lines: list[str] = []
+        self._held: bytes | None = None
+        # The driver may call send_payload (after a prompt or CONNECT).
+        self._payload_allowed = False
+        # An abandoned command may still produce its prompt / CONNECT.
+        self._abandoned_data_phase_pending = False
+        # Parser.
+        self._mode = _Mode.LINE
+        self._payload_needed = 0
+        # "hold" (QSSLRECV block of the command), "drop" or "push".
+        self._payload_target = "drop"
+        self._payload_header = ""
+        self._push_client = 0
+        self._echo_remaining = 0
+        self._echo_started = False
+        self._skip_prompt_space = False
+        self._discarding = False
+        self._eof = False
+        self._eof_reported = False
+
+    # ------------------------------------------------------------------
+    # Introspection
+    # ------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        """The command state."""
+        return self._state
+
+    @property
+    def in_flight(self) -> Command | None:
+        """The command awaiting its result (``None`` when idle or abandoned)."""
+        if self._state in (ConnectionState.IDLE, ConnectionState.ABANDONED):
+            return None
+        return self._command
+
+    @property
+    def abandoned(self) -> Command | None:
+        """The abandoned command whose late replies are being swallowed."""
+        return self._command if self._state is ConnectionState.ABANDONED else None
+
+    @property
+    def payload_echo(self) -> bool:
+        """Whether the payload of ``AT+QSSLSEND`` is expected to be echoed."""
+        return self._payload_echo
+
+    @property
+    def at_eof(self) -> bool:
+        """``receive_data(b"")`` was called."""
+        return self._eof
+
+    @property
+    def buffered(self) -> int:
+        """Number of received bytes not parsed yet."""
+        return len(self._buffer)
+
+    def __repr__(self) -> str:
+        command = self._command.at_name if self._command is not None else None
+        return f"<ModemConnection state={self._state.name} command={command} mode={self._mode.name}>"
+
+    # ------------------------------------------------------------------
+    # Host to module
+    # ------------------------------------------------------------------
+
+    def send(self, command: Command) -> bytes:
+        """Start ``command`` and return the bytes to write.
+
+        Raises:
+            LocalProtocolError: if a command is in flight or abandoned, the
+                connection is in ERROR or at EOF, or ``command`` is not a
+                :class:`Command`.
+        """
+        if not isinstance(command, Command):
+            raise LocalProtocolError(f"not a command: {type(command).__name__}")
+        if self._state is not ConnectionState.IDLE:
+            raise LocalProtocolError(f"cannot send {command.at_name} in state {self._state.name}")
+        if self._eof:
+            raise LocalProtocolError("the port reached EOF")
+        data = command.encode()
+        self._command = command
+        self._echo_text = data[:-1].decode("ascii")
+        self._lines = []
+        self._held = None
+        self._payload_allowed = False
+        self._state = (
+            ConnectionState.AWAITING_PROMPT if command.expects_prompt else ConnectionState.AWAITING_RESPONSE
+        )
+        return data
+
+    def send_payload(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Return the data-phase bytes of ``AT+QSSLSEND`` or ``AT+QFUPL``.
+
+        Legal once after :class:`PromptReceived` / :class:`ConnectReceived`
+        (or :class:`AbandonedPrompt`), with exactly the announced length.
+
+        Raises:
+            LocalProtocolError: if no data phase is open or the length differs.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise LocalProtocolError(f"payload must be bytes, not {type(data).__name__}")
+        payload = bytes(data)
+        command = self._command
+        if not self._payload_allowed or command is None:
+            raise LocalProtocolError(f"no data phase is open (state {self._state.name})")
+        if isinstance(command, SslSend):
+            expected = command.length
+        elif isinstance(command, FileUpload):
+            expected = command.size
+        else:  # pragma: no cover - only these two commands open a data phase
+            raise LocalProtocolError(f"{command.at_name} has no data phase")
+        if len(payload) != expected:
+            raise LocalProtocolError(f"{command.at_name} announced {expected} bytes, got {len(payload)}")
+        self._payload_allowed = False
+        if isinstance(command, SslSend):
+            if self._payload_echo:
+                self._echo_remaining = len(payload)
+                self._echo_started = False
+            if self._state is ConnectionState.SENDING_PAYLOAD:
+                self._state = ConnectionState.AWAITING_SEND_RESULT
+        elif self._state is ConnectionState.DATA_PHASE:
+            self._state = ConnectionState.AWAITING_RESPONSE
+        return payload
+
+    def abandon_command(self) -> None:
+        """Give up on the command in flight (timeout or cancellation).
+
+        Its late information lines and final result will be swallowed (a late
+        ``+QSSLRECV`` block is still consumed by length). If its prompt or
+        ``CONNECT`` arrives later, :class:`AbandonedPrompt` is emitted. A no-op
+        when nothing is in flight.
+        """
+        if self._command is None or self._state in (ConnectionState.IDLE, ConnectionState.ABANDONED):
+            return
+        self._abandoned_data_phase_pending = self._state is ConnectionState.AWAITING_PROMPT or (
+            self._state is ConnectionState.AWAITING_RESPONSE and self._command.expects_connect
+        )
+        self._state = ConnectionState.ABANDONED
+        self._lines = []
+        self._held = None
+
+    def clear_abandoned(self) -> None:
+        """Stop waiting for an abandoned command's final result (back to IDLE).
+
+        A no-op unless the state is ABANDONED.
+        """
+        if self._state is ConnectionState.ABANDONED:
+            self._finish()
+
+    def resync(self) -> None:
+        """Recover after :class:`RemoteProtocolError`.
+
+        Drops buffered bytes up to and including the next LF (and, if none is
+        buffered yet, keeps dropping until one arrives), returns to LINE mode
+        and clears the ERROR state. A command that was in flight is abandoned:
+        its outcome is unknown, and its late final result must not reach the
+        next command.
+        """
+        if self._state is not ConnectionState.ERROR:
+            return
+        self._mode = _Mode.LINE
+        self._payload_needed = 0
+        self._echo_remaining = 0
+        self._discarding = not self._buffer.skip_through_lf()
+        self._state = self._state_before_error
+        if self._command is None:
+            self._state = ConnectionState.IDLE
+        else:
+            self.abandon_command()
+
+    # ------------------------------------------------------------------
+    # Module to host
+    # ------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Store bytes received from the port; ``b""`` means EOF.
+
+        Raises:
+            LocalProtocolError: if data is fed after EOF.
+        """
+        if not data:
+            self._eof = True
+            return
+        if self._eof:
+            raise LocalProtocolError("data received after EOF")
+        if self._discarding:
+            self._buffer.append(data)
+            self._discarding = not self._buffer.skip_through_lf()
+            return
+        self._buffer.append(data)
+
+    def next_event(self) -> Event | NeedData:
+        """Parse and return the next event, or :data:`NEED_DATA`.
+
+        Raises:
+            RemoteProtocolError: the module broke the grammar. The connection
+                is in ERROR until :meth:`resync`.
+        """
+        if self._state is ConnectionState.ERROR:
+            raise RemoteProtocolError("the connection is in ERROR; call resync()")
+        try:
+            while True:
+                event = self._step()
+                if event is not None:
+                    return event
+        except RemoteProtocolError:
+            self._state_before_error = self._state
+            self._state = ConnectionState.ERROR
+            self._payload_allowed = False
+            raise
+
+    # ------------------------------------------------------------------
+    # Parser
+    # ------------------------------------------------------------------
+
+    def _step(self) -> Event | NeedData | None:
+        """One parsing step: an event, NEED_DATA, or None (progress, no event)."""
+        buffer = self._buffer
+        if self._mode is _Mode.PAYLOAD:
+            block = buffer.maybe_extract_exact(self._payload_needed)
+            if block is None:
+                if self._eof:
+                    raise RemoteProtocolError(
+                        f"EOF inside a {self._payload_needed}-byte data block", _excerpt(self._payload_header)
+                    )
+                return NEED_DATA
+            self._mode = _Mode.LINE
+            return self._payload_done(block)
+        if self._discarding:
+            return self._at_end()
+        if self._echo_remaining:
+            if not self._echo_started:
+                buffer.skip_line_endings()
+                if self._skip_prompt_space and buffer.peek() == b" ":
+                    buffer.extract_at_most(1)
+                if not buffer:
+                    return self._at_end()
+                self._echo_started = True
+                self._skip_prompt_space = False
+            self._echo_remaining -= len(buffer.extract_at_most(self._echo_remaining))
+            return None if not self._echo_remaining else self._at_end()
+        if self._prompt_expected():
+            buffer.skip_line_endings()
+            if buffer.peek() == b">":
+                return self._prompt()
+        line = buffer.maybe_extract_line()
+        if line is None:
+            if buffer.incomplete_line_too_long(MAX_LINE_LENGTH):
+                raise RemoteProtocolError(
+                    f"line longer than {MAX_LINE_LENGTH} bytes without LF", _excerpt(buffer.peek(64))
+                )
+            return self._at_end()
+        if len(line) > MAX_LINE_LENGTH:
+            raise RemoteProtocolError(f"line longer than {MAX_LINE_LENGTH} bytes", _excerpt(line))
+        text = line.replace(b"\r", b"")[:-1].decode("ascii", "backslashreplace").strip()
+        if not text:
+            return None
+        return self._line(text)
+
+    def _at_end(self) -> Event | NeedData | None:
+        """Nothing complete is buffered: NEED_DATA, or the EOF handling."""
+        if not self._eof:
+            return NEED_DATA
+        if self._buffer and not self._discarding:
+            # A last line without LF: parse it as a line.
+            rest = bytes(self._buffer)
+            self._buffer.clear()
+            self._echo_remaining = 0
+            text = rest.replace(b"\r", b"").replace(b"\n", b"").decode("ascii", "backslashreplace").strip()
+            return self._line(text) if text else None
+        self._buffer.clear()
+        if self._eof_reported:
+            return NEED_DATA
+        self._eof_reported = True
+        return EndOfStream()
+
+    def _prompt_expected(self) -> bool:
+        return self._state is ConnectionState.AWAITING_PROMPT or (
+            self._state is ConnectionState.ABANDONED
+            and self._abandoned_data_phase_pending
+            and self._command is not None
+            and self._command.expects_prompt
+        )
+
+    def _prompt(self) -> Event:
+        buffer = self._buffer
+        buffer.extract_at_most(1)
+        if buffer.peek() == b" ":
+            buffer.extract_at_most(1)
+            self._skip_prompt_space = False
+        else:
+            self._skip_prompt_space = True
+        command = self._command
+        assert command is not None
+        self._payload_allowed = True
+        if self._state is ConnectionState.ABANDONED:
+            self._abandoned_data_phase_pending = False
+            return AbandonedPrompt(command)
+        self._state = ConnectionState.SENDING_PAYLOAD
+        return PromptReceived(command)
+
+    def _payload_done(self, block: bytes) -> Event | None:
+        target = self._payload_target
+        if target == "push":
+            return SslDataPushed(self._push_client, block)
+        if target == "hold":
+            self._held = block if self._held is None else self._held + block
+        return None
+
+    def _start_payload(self, target: str, count: int, header: str) -> None:
+        self._mode = _Mode.PAYLOAD
+        self._payload_target = target
+        self._payload_needed = count
+        self._payload_header = header
+
+    def _line(self, text: str) -> Event | None:
+        if text == self._echo_text:
+            return None
+        first = text[0]
+        if first == "+":
+            head = text.partition(":")[0]
+            if head == "+QSSLRECV":
+                match = _RECV_HEADER_RE.match(text)
+                if match is not None:
+                    return self._recv_header(text, _length(match.group(1), "+QSSLRECV"))
+            elif head == "+QSSLURC":
+                return self._qsslurc(text)
+            elif head == "+QIURC":
+                match = _PDPDEACT_RE.match(text)
+                return PdpDeactivated(int(match.group(1))) if match else UnknownUrc(text)
+            elif head == "+QSSLOPEN":
+                match = _QSSLOPEN_RE.match(text)
+                if match is not None:
+                    return SslOpened(int(match.group(1)), int(match.group(2)))
+            elif head in ("+CME ERROR", "+CMS ERROR"):
+                return self._final(text)
+            return self._info(text, head)
+        if text == "RDY":
+            return ModemReady()
+        if text in _FINAL_SUCCESS or text in _FINAL_FAILURE:
+            return self._final(text)
+        if text in _PLAIN_URCS:
+            return UnknownUrc(text)
+        return self._info(text, None)
+
+    def _recv_header(self, text: str, count: int) -> Event | None:
+        """``+QSSLRECV: <n>``: the next n bytes are data, whoever they belong to."""
+        command = self._command
+        state = self._state
+        if state is ConnectionState.ABANDONED:
+            self._start_payload("drop", count, text)
+            return None
+        if (
+            command is not None
+            and state is not ConnectionState.IDLE
+            and (command.accepts_any_line or "+QSSLRECV" in command.info_prefixes)
+        ):
+            self._lines.append(text)
+            if self._held is None:
+                self._held = b""
+            self._start_payload("hold", count, text)
+            return None
+        # Nobody asked for this block: report the header, never the data.
+        self._start_payload("drop", count, text)
+        return UnknownUrc(text)
+
+    def _qsslurc(self, text: str) -> Event | None:
+        match = _QSSLURC_RE.match(text)
+        if match is None:
+            return UnknownUrc(text)
+        kind, client, extra = match.group(1), int(match.group(2)), match.group(3)
+        if kind == "closed":
+            return SslClosed(client) if extra is None else UnknownUrc(text)
+        if extra is None:
+            return SslDataAvailable(client)
+        count = _length(extra, "direct-push")
+        if count == 0:
+            return SslDataPushed(client, b"")
+        self._start_payload("push", count, text)
+        self._push_client = client
+        return None
+
+    def _info(self, text: str, head: str | None) -> Event | None:
+        command = self._command
+        state = self._state
+        if command is None or state is ConnectionState.IDLE:
+            return UnknownUrc(text)
+        if head is not None and not command.accepts_any_line and head not in command.info_prefixes:
+            return UnknownUrc(text)
+        if state is not ConnectionState.ABANDONED:
+            self._lines.append(text)
+        return None
+
+    def _final(self, text: str) -> Event | None:
+        command = self._command
+        state = self._state
+        if command is None or state is ConnectionState.IDLE:
+            return UnknownUrc(text)
+        if text == "CONNECT" and command.expects_connect:
+            if state is ConnectionState.ABANDONED:
+                if not self._abandoned_data_phase_pending:
+                    return None
+                self._abandoned_data_phase_pending = False
+                self._payload_allowed = True
+                return AbandonedPrompt(command)
+            if state is ConnectionState.AWAITING_RESPONSE:
+                self._state = ConnectionState.DATA_PHASE
+                self._payload_allowed = True
+                return ConnectReceived(command)
+        if state is ConnectionState.ABANDONED:
+            self._finish()
+            return None
+        lines = tuple(self._lines)
+        held = self._held
+        self._finish()
+        if text in _FINAL_SUCCESS:
+            return CommandSucceeded(command, text, lines, held)
+        match = _CME_RE.match(text)
+        if match is None:
+            return CommandFailed(command, text, None, "", lines)
+        detail = match.group(2).strip()
+        result = f"+{match.group(1)} ERROR"
+        if detail.isdigit() and detail.isascii() and len(detail) <= 6:
+            return CommandFailed(command, result, int(detail), "", lines)
+        return CommandFailed(command, result, None, detail, lines)
+
+    def _finish(self) -> None:
+        self._state = ConnectionState.IDLE
+        self._command = None
+        self._lines = []
+        self._held = None
+        self._payload_allowed = False
+        self._abandoned_data_phase_pending = False
+        self._echo_remaining = 0
+        self._skip_prompt_space = False
