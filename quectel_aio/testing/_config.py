@@ -27,7 +27,8 @@ class EmulatorConfig:
         imei: reported by ``AT+GSN`` / ``AT+CGSN``.
         echo: factory echo setting (``ATE1``).
         cmee: factory ``AT+CMEE`` level (0 plain ``ERROR``, 1 numeric, 2 text).
-        emit_rdy_on_start: print ``RDY`` when serving starts and after a restart.
+        emit_rdy_on_start: print ``RDY`` when serving starts (a restart always
+            prints it).
         boot_delay: seconds before ``RDY`` is printed.
         boot_urcs: extra URC lines printed right after ``RDY`` (for example
             ``"+CPIN: READY"``).

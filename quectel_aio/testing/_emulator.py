@@ -92,7 +92,7 @@ class _Input:
                     # LF after CR (empty) or an LF-only line: ignored.
                     overflow = False
                     continue
-                return None if overflow else line
+                return None if overflow or len(line) > max_length else line
             if len(buf) > max_length:
                 overflow = True
                 buf.clear()
@@ -555,7 +555,7 @@ class ModemEmulator:
         if self._task is not None:
             self._task.cancel()
             self._task = asyncio.get_running_loop().create_task(self._command_loop())
-            self._boot()
+            self._boot(restart=True)
 
     def deactivate_pdp(self, cid: int) -> None:
         """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs."""
@@ -575,8 +575,8 @@ class ModemEmulator:
     # Lifecycle
     # ------------------------------------------------------------------
 
-    def _boot(self) -> None:
-        if not self.config.emit_rdy_on_start:
+    def _boot(self, *, restart: bool = False) -> None:
+        if not (restart or self.config.emit_rdy_on_start):
             return
         lines = [format_line("RDY")] + [format_line(u) for u in self.config.boot_urcs]
 

@@ -79,6 +79,7 @@ class TlsTestServer:
         port: the bound port.
         peer_certs: DER client certificates seen (``None`` when none was sent).
         server_names: SNI names received (``None`` when the client sent none).
+        tls_versions: negotiated protocol versions (``"TLSv1.2"``...).
         accepted: number of completed TLS handshakes.
     """
 
@@ -88,6 +89,7 @@ class TlsTestServer:
         self.port = port
         self.peer_certs: list[bytes | None] = []
         self.server_names: list[str | None] = []
+        self.tls_versions: list[str | None] = []
         self.accepted = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -108,10 +110,13 @@ class TlsTestServer:
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Aborted transports end the handlers; cancel only what is stuck.
+            _done, stuck = await asyncio.wait(list(self._tasks), timeout=1.0)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
         await self._server.wait_closed()
 
 
@@ -155,8 +160,13 @@ async def start_tls_server(
                 srv.accepted += 1
                 srv.server_names.append(names.pop(id(sslobj), None))
                 srv.peer_certs.append(sslobj.getpeercert(binary_form=True))
+                srv.tls_versions.append(sslobj.version())
             await handler(reader, writer)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # Only aclose() cancels these tasks. Ending normally keeps
+            # asyncio's stream callback (task.exception()) from raising.
             pass
         finally:
             srv._writers.discard(writer)
