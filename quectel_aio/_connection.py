@@ -131,6 +131,15 @@ def _excerpt(data: bytes | str) -> bytes:
     return raw[:64]
 
 
+def _decode(raw: bytes) -> str:
+    """Decode a line for classification: printable ASCII kept, other bytes escaped."""
+    if raw.isascii():
+        text = raw.decode("ascii")
+        if text.isprintable():
+            return text.strip()
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw).strip()
+
+
 def _length(text: str, what: str) -> int:
     text = text.strip()
     if not text.isdigit() or not text.isascii() or len(text) > _MAX_LENGTH_DIGITS:
@@ -170,7 +179,8 @@ class ModemConnection:
         self._payload_header = ""
         self._push_client = 0
         self._echo_remaining = 0
-        self._echo_started = False
+        # Optional bytes between the prompt and the payload echo.
+        self._echo_trailer = b""
         self._skip_prompt_space = False
         self._discarding = False
         self._eof = False
@@ -272,7 +282,7 @@ class ModemConnection:
         if isinstance(command, SslSend):
             if self._payload_echo:
                 self._echo_remaining = len(payload)
-                self._echo_started = False
+                self._echo_trailer = b" \r\n" if self._skip_prompt_space else b"\r\n"
             if self._state is ConnectionState.SENDING_PAYLOAD:
                 self._state = ConnectionState.AWAITING_SEND_RESULT
         elif self._state is ConnectionState.DATA_PHASE:
@@ -386,14 +396,13 @@ class ModemConnection:
         if self._discarding:
             return self._at_end()
         if self._echo_remaining:
-            if not self._echo_started:
-                buffer.skip_line_endings()
-                if self._skip_prompt_space and buffer.peek() == b" ":
-                    buffer.extract_at_most(1)
+            # The rest of the prompt (each byte optional) precedes the echo.
+            while self._echo_trailer:
                 if not buffer:
                     return self._at_end()
-                self._echo_started = True
-                self._skip_prompt_space = False
+                if buffer.peek() == self._echo_trailer[:1]:
+                    buffer.extract_at_most(1)
+                self._echo_trailer = self._echo_trailer[1:]
             self._echo_remaining -= len(buffer.extract_at_most(self._echo_remaining))
             return None if not self._echo_remaining else self._at_end()
         if self._prompt_expected():
@@ -409,7 +418,7 @@ class ModemConnection:
             return self._at_end()
         if len(line) > MAX_LINE_LENGTH:
             raise RemoteProtocolError(f"line longer than {MAX_LINE_LENGTH} bytes", _excerpt(line))
-        text = line.replace(b"\r", b"")[:-1].decode("ascii", "backslashreplace").strip()
+        text = _decode(line.replace(b"\r", b"")[:-1])
         if not text:
             return None
         return self._line(text)
@@ -423,7 +432,7 @@ class ModemConnection:
             rest = bytes(self._buffer)
             self._buffer.clear()
             self._echo_remaining = 0
-            text = rest.replace(b"\r", b"").replace(b"\n", b"").decode("ascii", "backslashreplace").strip()
+            text = _decode(rest.replace(b"\r", b"").replace(b"\n", b""))
             return self._line(text) if text else None
         self._buffer.clear()
         if self._eof_reported:
