@@ -1,0 +1,376 @@
+"""Command state machine: misuse, abandon, resync, protocol errors, EOF."""
+
+from __future__ import annotations
+
+import pytest
+
+from quectel_aio import _commands as c
+from quectel_aio._connection import MAX_LINE_LENGTH, ConnectionState, ModemConnection
+from quectel_aio._errors import LocalProtocolError, RemoteProtocolError
+from quectel_aio._events import (
+    NEED_DATA,
+    AbandonedPrompt,
+    CommandFailed,
+    CommandSucceeded,
+    ConnectReceived,
+    EndOfStream,
+    PromptReceived,
+    SslClosed,
+    SslDataAvailable,
+    SslDataPushed,
+    SslOpened,
+    UnknownUrc,
+)
+
+from .helpers import Abandon, Eof, Payload, Rx, Send, Step, assert_split_invariant, drain
+
+STATE = c.SslState()
+RECV = c.SslRecv(1, 100)
+SEND = c.SslSend(1, 4)
+UPL = c.FileUpload("a.pem", 4)
+
+
+def state_of(conn: ModemConnection) -> ConnectionState:
+    """Read the state through a call, so that mypy does not narrow it."""
+    return conn.state
+
+
+def in_flight_of(conn: ModemConnection) -> c.Command | None:
+    return conn.in_flight
+
+
+def feed(conn: ModemConnection, data: bytes) -> list[object]:
+    conn.receive_data(data)
+    return list(drain(conn))
+
+
+# ---------------------------------------------------------------------------
+# Local misuse
+# ---------------------------------------------------------------------------
+
+
+def test_send_while_in_flight_raises() -> None:
+    conn = ModemConnection()
+    conn.send(STATE)
+    assert state_of(conn) is ConnectionState.AWAITING_RESPONSE
+    assert in_flight_of(conn) is STATE
+    with pytest.raises(LocalProtocolError):
+        conn.send(c.Attention())
+    feed(conn, b"\r\nOK\r\n")
+    assert state_of(conn) is ConnectionState.IDLE
+    assert conn.in_flight is None
+    conn.send(c.Attention())
+
+
+def test_send_rejects_non_command() -> None:
+    with pytest.raises(LocalProtocolError):
+        ModemConnection().send(b"AT\r")  # type: ignore[arg-type]
+
+
+def test_send_payload_rules() -> None:
+    conn = ModemConnection()
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"abcd")
+    conn.send(SEND)
+    assert state_of(conn) is ConnectionState.AWAITING_PROMPT
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"abcd")  # before the prompt
+    assert feed(conn, b"\r\n> ") == [PromptReceived(SEND)]
+    assert state_of(conn) is ConnectionState.SENDING_PAYLOAD
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"abc")  # wrong length
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload("abcd")  # type: ignore[arg-type]
+    assert conn.send_payload(bytearray(b"abcd")) == b"abcd"
+    assert state_of(conn) is ConnectionState.AWAITING_SEND_RESULT
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"abcd")  # only once
+    assert feed(conn, b"\r\nSEND OK\r\n") == [CommandSucceeded(SEND, "SEND OK")]
+
+
+def test_send_payload_not_allowed_after_failure() -> None:
+    conn = ModemConnection()
+    conn.send(SEND)
+    feed(conn, b"\r\n> ")
+    assert feed(conn, b"\r\nERROR\r\n") == [CommandFailed(SEND)]
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"abcd")
+
+
+def test_file_upload_states() -> None:
+    conn = ModemConnection()
+    conn.send(UPL)
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"data")
+    assert feed(conn, b"\r\nCONNECT\r\n") == [ConnectReceived(UPL)]
+    assert state_of(conn) is ConnectionState.DATA_PHASE
+    with pytest.raises(LocalProtocolError):
+        conn.send_payload(b"dat")
+    conn.send_payload(b"data")
+    assert state_of(conn) is ConnectionState.AWAITING_RESPONSE
+    assert feed(conn, b"\r\n+QFUPL: 4,c4e1\r\n\r\nOK\r\n") == [
+        CommandSucceeded(UPL, "OK", ("+QFUPL: 4,c4e1",))
+    ]
+
+
+def test_prompt_not_recognised_when_not_expected() -> None:
+    conn = ModemConnection()
+    assert feed(conn, b"\r\n> \r\n") == [UnknownUrc(">")]
+    conn2 = ModemConnection()
+    conn2.send(STATE)
+    assert feed(conn2, b"\r\n>\r\nOK\r\n") == [CommandSucceeded(STATE, "OK", (">",))]
+
+
+# ---------------------------------------------------------------------------
+# Abandon
+# ---------------------------------------------------------------------------
+
+
+def test_abandoned_late_ok_is_not_given_to_next_command() -> None:
+    state = c.SslState(1)
+    steps: list[Step] = [
+        Send(STATE),
+        Abandon(),
+        Rx(b'\r\n+QSSLSTATE: 1,"SSLClient","1.2.3.4",1,2,2,1,1,0,"uart1",0\r\n\r\nOK\r\n'),
+        Send(state),
+        Rx(b"\r\nOK\r\n"),
+    ]
+    assert assert_split_invariant(steps) == [CommandSucceeded(state)]
+
+
+def test_send_during_abandoned_raises_and_clear_abandoned() -> None:
+    conn = ModemConnection()
+    conn.send(STATE)
+    conn.abandon_command()
+    assert state_of(conn) is ConnectionState.ABANDONED
+    assert conn.in_flight is None
+    assert conn.abandoned is STATE
+    with pytest.raises(LocalProtocolError):
+        conn.send(c.Attention())
+    conn.abandon_command()  # idempotent
+    conn.clear_abandoned()
+    assert state_of(conn) is ConnectionState.IDLE
+    conn.clear_abandoned()  # no-op
+    conn.abandon_command()  # no-op when idle
+    assert state_of(conn) is ConnectionState.IDLE
+    conn.send(c.Attention())
+
+
+def test_abandoned_recv_payload_consumed_and_dropped() -> None:
+    steps: list[Step] = [
+        Send(RECV),
+        Abandon(),
+        Rx(b'\r\n+QSSLRECV: 12\r\n\r\nOK\r\nRDY\r\n\r\n\r\nOK\r\n\r\n+QSSLURC: "closed",1\r\n'),
+    ]
+    assert assert_split_invariant(steps) == [SslClosed(1)]
+
+
+def test_abandoned_recv_after_clear_still_consumed_by_length() -> None:
+    conn = ModemConnection()
+    conn.send(RECV)
+    conn.abandon_command()
+    assert feed(conn, b"\r\n+QSSLRECV: 6\r\n") == []
+    conn.clear_abandoned()
+    at = c.Attention()
+    conn.send(at)
+    # The late block still arrives; it must not be parsed as lines.
+    assert feed(conn, b"\r\nOK\r\n\r\nOK\r\n") == [CommandSucceeded(at)]
+
+
+def test_abandoned_error_swallowed() -> None:
+    steps: list[Step] = [Send(RECV), Abandon(), Rx(b"\r\n+CME ERROR: 550\r\n\r\nOK\r\n")]
+    # The first final ends the abandoned command; the second OK belongs to nobody.
+    assert assert_split_invariant(steps) == [UnknownUrc("OK")]
+
+
+def test_abandoned_command_urcs_still_surface() -> None:
+    steps: list[Step] = [
+        Send(STATE),
+        Abandon(),
+        Rx(b'\r\n+QSSLURC: "recv",2\r\n\r\n+CPIN: READY\r\n\r\nOK\r\n\r\n+QSSLOPEN: 2,0\r\n'),
+    ]
+    assert assert_split_invariant(steps) == [SslDataAvailable(2), UnknownUrc("+CPIN: READY"), SslOpened(2, 0)]
+
+
+def test_abandoned_prompt_event_and_filler() -> None:
+    steps: list[Step] = [
+        Send(SEND),
+        Abandon(),
+        Rx(b"\r\n> "),
+        Payload(b"\x00\x00\x00\x00"),
+        Rx(b"\r\nSEND OK\r\n\r\nOK\r\n"),
+    ]
+    assert assert_split_invariant(steps) == [AbandonedPrompt(SEND), UnknownUrc("OK")]
+
+
+def test_abandoned_prompt_with_payload_echo() -> None:
+    steps: list[Step] = [
+        Send(SEND),
+        Abandon(),
+        Rx(b"\r\n> "),
+        Payload(b"OK\r\n"),
+        Rx(b"OK\r\n\r\nSEND OK\r\n"),
+    ]
+    assert assert_split_invariant(steps, payload_echo=True) == [AbandonedPrompt(SEND)]
+
+
+def test_abandon_after_prompt_allows_filler() -> None:
+    conn = ModemConnection()
+    conn.send(SEND)
+    assert feed(conn, b"\r\n> ") == [PromptReceived(SEND)]
+    conn.abandon_command()
+    assert conn.send_payload(b"pad!") == b"pad!"
+    assert feed(conn, b"\r\nSEND OK\r\n") == []
+    assert state_of(conn) is ConnectionState.IDLE
+
+
+def test_abandoned_prompt_then_esc_cancel() -> None:
+    steps: list[Step] = [Send(SEND), Abandon(), Rx(b"\r\n> "), Rx(b"\r\nERROR\r\n")]
+    assert assert_split_invariant(steps) == [AbandonedPrompt(SEND)]
+
+
+def test_abandoned_upload_connect() -> None:
+    steps: list[Step] = [
+        Send(UPL),
+        Abandon(),
+        Rx(b"\r\nCONNECT\r\n\r\n+QFUPL: 0,0\r\n\r\n+CME ERROR: 421\r\n\r\nOK\r\n"),
+    ]
+    assert assert_split_invariant(steps) == [AbandonedPrompt(UPL), UnknownUrc("OK")]
+
+
+def test_abandon_during_data_phase() -> None:
+    conn = ModemConnection()
+    conn.send(UPL)
+    feed(conn, b"\r\nCONNECT\r\n")
+    conn.abandon_command()
+    assert feed(conn, b"\r\n+QFUPL: 0,0\r\n\r\n+CME ERROR: 421\r\n") == []
+    assert state_of(conn) is ConnectionState.IDLE
+
+
+# ---------------------------------------------------------------------------
+# Remote protocol errors and resync
+# ---------------------------------------------------------------------------
+
+
+def test_over_long_line_without_lf() -> None:
+    conn = ModemConnection()
+    conn.receive_data(b"A" * MAX_LINE_LENGTH)
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b"A")
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()
+    assert state_of(conn) is ConnectionState.ERROR
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()
+    with pytest.raises(LocalProtocolError):
+        conn.send(c.Attention())
+    conn.resync()
+    assert state_of(conn) is ConnectionState.IDLE
+    # Still discarding until the LF of the long line arrives.
+    assert feed(conn, b'AAAA\r\nOK-tail\r\n\r\n+QSSLURC: "closed",3\r\n') == [
+        UnknownUrc("OK-tail"),
+        SslClosed(3),
+    ]
+
+
+def test_over_long_complete_line() -> None:
+    conn = ModemConnection()
+    conn.receive_data(b"B" * MAX_LINE_LENGTH + b"\r\n\r\nRDY\r\n")
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()
+    conn.resync()
+    assert len(drain(conn)) == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"+QSSLRECV: 4097",
+        b"+QSSLRECV: 99999",
+        b"+QSSLRECV: 00001",
+        b'+QSSLURC: "recv",1,4097',
+        b'+QSSLURC: "recv",1,12345',
+        b'+QSSLURC: "recv",1,x',
+        b'+QSSLURC: "recv",1,-1',
+    ],
+)
+def test_bad_length_headers(header: bytes) -> None:
+    conn = ModemConnection()
+    conn.send(RECV)
+    conn.receive_data(b"\r\n" + header + b"\r\nabc\r\n\r\nOK\r\n")
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()
+    conn.resync()
+    # The command in flight is abandoned: its OK is swallowed.
+    assert state_of(conn) is ConnectionState.ABANDONED
+    assert drain(conn) == []
+    assert state_of(conn) is ConnectionState.IDLE
+
+
+def test_length_cap_accepts_4096() -> None:
+    conn = ModemConnection()
+    conn.send(RECV)
+    data = bytes(4096)
+    assert feed(conn, b"\r\n+QSSLRECV: 4096\r\n" + data + b"\r\n\r\nOK\r\n") == [
+        CommandSucceeded(RECV, "OK", ("+QSSLRECV: 4096",), data)
+    ]
+
+
+def test_eof_inside_payload() -> None:
+    conn = ModemConnection()
+    conn.send(RECV)
+    conn.receive_data(b"\r\n+QSSLRECV: 10\r\nabc")
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b"")
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()
+
+
+def test_eof_events() -> None:
+    steps: list[Step] = [Rx(b'\r\n+QSSLURC: "closed",1\r\nRD'), Eof()]
+    assert assert_split_invariant(steps) == [SslClosed(1), UnknownUrc("RD"), EndOfStream()]
+    conn = ModemConnection()
+    conn.receive_data(b"")
+    assert conn.at_eof
+    assert conn.next_event() == EndOfStream()
+    assert conn.next_event() is NEED_DATA
+    with pytest.raises(LocalProtocolError):
+        conn.receive_data(b"x")
+    with pytest.raises(LocalProtocolError):
+        conn.send(c.Attention())
+
+
+def test_eof_with_prompt_pending() -> None:
+    conn = ModemConnection()
+    conn.send(SEND)
+    conn.receive_data(b"\r\n>")
+    conn.receive_data(b"")
+    assert drain(conn) == [PromptReceived(SEND), EndOfStream()]
+
+
+def test_quoting_garbage_is_unknown_not_error() -> None:
+    steps: list[Step] = [Rx(b'\r\n+QSSLURC: "recv\r\n\r\n+QIURC: "pdpdeact\r\n\r\n+QSSLOPEN: x,y\r\n')]
+    assert assert_split_invariant(steps) == [
+        UnknownUrc('+QSSLURC: "recv'),
+        UnknownUrc('+QIURC: "pdpdeact'),
+        UnknownUrc("+QSSLOPEN: x,y"),
+    ]
+
+
+def test_direct_push_during_qsslrecv_response() -> None:
+    steps: list[Step] = [
+        Send(RECV),
+        Rx(b'\r\n+QSSLURC: "recv",2,3\r\nOK\n\r\n+QSSLRECV: 2\r\nOK\r\n\r\nOK\r\n'),
+    ]
+    assert assert_split_invariant(steps) == [
+        SslDataPushed(2, b"OK\n"),
+        CommandSucceeded(RECV, "OK", ("+QSSLRECV: 2",), b"OK"),
+    ]
+
+
+def test_repr_and_properties() -> None:
+    conn = ModemConnection(payload_echo=True)
+    assert conn.payload_echo
+    assert "IDLE" in repr(conn)
+    conn.receive_data(b"partial")
+    assert conn.buffered == 7
