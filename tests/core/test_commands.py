@@ -1,0 +1,285 @@
+"""Command encoders, input validation and the information-line parsers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from quectel_aio import _commands as c
+from quectel_aio._errors import LocalProtocolError, RemoteProtocolError
+
+ENCODINGS: list[tuple[c.Command, bytes]] = [
+    (c.Raw("ATI"), b"ATI\r"),
+    (c.Raw("at+qsslstate=1"), b"at+qsslstate=1\r"),
+    (c.Attention(), b"AT\r"),
+    (c.SetEcho(False), b"ATE0\r"),
+    (c.SetEcho(True), b"ATE1\r"),
+    (c.SetErrorFormat(2), b"AT+CMEE=2\r"),
+    (c.QueryError(), b"AT+QIGETERROR\r"),
+    (c.ConfigurePdp(1, "UNINET"), b'AT+QICSGP=1,1,"UNINET","","",0\r'),
+    (c.ConfigurePdp(7, "", "u", "p@ss", 2, 3), b'AT+QICSGP=7,3,"","u","p@ss",2\r'),
+    (c.ActivatePdp(1), b"AT+QIACT=1\r"),
+    (c.QueryPdp(), b"AT+QIACT?\r"),
+    (c.DeactivatePdp(2), b"AT+QIDEACT=2\r"),
+    (c.SslConfigure("sslversion", 1, 3), b'AT+QSSLCFG="sslversion",1,3\r'),
+    (c.SslConfigure("ciphersuite", 0, 0xC02F), b'AT+QSSLCFG="ciphersuite",0,0XC02F\r'),
+    (c.SslConfigure("ciphersuite", 0, 0x35), b'AT+QSSLCFG="ciphersuite",0,0X0035\r'),
+    (c.SslConfigure("cacert", 1, "UFS:cacert.pem"), b'AT+QSSLCFG="cacert",1,"UFS:cacert.pem"\r'),
+    (c.SslConfigure("seclevel", 5), b'AT+QSSLCFG="seclevel",5\r'),
+    (c.SslConfigure("negotiatetime", 2, 10), b'AT+QSSLCFG="negotiatetime",2,10\r'),
+    (c.SslConfigure("ignorecertitem", 2, 1048575), b'AT+QSSLCFG="ignorecertitem",2,1048575\r'),
+    (c.SslConfigure("session_cache", 2, 1), b'AT+QSSLCFG="session_cache",2,1\r'),
+    (c.SslOpen(1, 1, 4, "220.180.239.212", 8010), b'AT+QSSLOPEN=1,1,4,"220.180.239.212",8010,0\r'),
+    (c.SslOpen(1, 0, 11, "example.com", 443, 1), b'AT+QSSLOPEN=1,0,11,"example.com",443,1\r'),
+    (c.SslOpen(1, 0, 0, "bücher.example", 443), b'AT+QSSLOPEN=1,0,0,"xn--bcher-kva.example",443,0\r'),
+    (c.SslSend(4, 18), b"AT+QSSLSEND=4,18\r"),
+    (c.SslSend(0, 1460), b"AT+QSSLSEND=0,1460\r"),
+    (c.SslRecv(4, 1500), b"AT+QSSLRECV=4,1500\r"),
+    (c.SslRecvQuery(4), b"AT+QSSLRECV=4,0\r"),
+    (c.SslClose(4), b"AT+QSSLCLOSE=4,10\r"),
+    (c.SslClose(4, 0), b"AT+QSSLCLOSE=4,0\r"),
+    (c.SslState(), b"AT+QSSLSTATE\r"),
+    (c.SslState(3), b"AT+QSSLSTATE=3\r"),
+    (c.SwitchAccessMode(4, 1), b"AT+QISWTMD=4,1\r"),
+    (c.FileUpload("cacert.pem", 1939, 60), b'AT+QFUPL="cacert.pem",1939,60,0\r'),
+    (c.FileList(), b'AT+QFLST="*"\r'),
+    (c.FileList("UFS:a.pem"), b'AT+QFLST="UFS:a.pem"\r'),
+    (c.FileDelete("UFS:a.pem"), b'AT+QFDEL="UFS:a.pem"\r'),
+    (c.FileSpace(), b'AT+QFLDS="UFS"\r'),
+    (c.SetClock("24/02/29,23:59:59+32"), b'AT+CCLK="24/02/29,23:59:59+32"\r'),
+    (c.SetClock("24/01/01,00:00:00-08"), b'AT+CCLK="24/01/01,00:00:00-08"\r'),
+    (c.QueryClock(), b"AT+CCLK?\r"),
+]
+
+
+@pytest.mark.parametrize(("command", "wire"), ENCODINGS, ids=lambda v: repr(v)[:40])
+def test_encoding(command: c.Command, wire: bytes) -> None:
+    assert command.encode() == wire
+    assert wire.startswith(command.at_name.encode()) or isinstance(command, c.Raw)
+    assert command.timeout > 0
+
+
+def test_timeouts_and_metadata() -> None:
+    assert c.SslOpen(1, 1, 4, "h", 1, negotiate_time=60).timeout == 210
+    assert c.SslOpen(1, 1, 4, "h", 1).timeout == 450
+    assert c.ActivatePdp(1).timeout == 150
+    assert c.DeactivatePdp(1).timeout == 40
+    assert c.SslClose(1, 0).timeout == 0.3
+    assert c.SslClose(1, 30).timeout == 30
+    assert c.SslSend(1, 1).timeout == 0.3
+    assert c.Attention().timeout == 0.3
+    assert c.Raw("AT", 2.5).timeout == 2.5
+    assert c.SslSend.expects_prompt
+    assert not c.SslRecv.expects_prompt
+    assert c.FileUpload.expects_connect
+    assert not c.SslOpen.expects_connect
+    assert c.Raw.accepts_any_line
+    assert not c.SslState.accepts_any_line
+    assert c.SslState.info_prefixes == ("+QSSLSTATE",)
+    assert c.SslRecv.info_prefixes == ("+QSSLRECV",)
+
+
+def test_password_not_in_repr() -> None:
+    assert "s3cret" not in repr(c.ConfigurePdp(1, "apn", "user", "s3cret"))
+
+
+INJECTIONS = ['a"b', "a,b", "a;b", "a\rb", "a\nb", "a\x1ab", "a\x1bb", "a\x00b", "aé", "a\\b", "a\tb"]
+
+
+@pytest.mark.parametrize("bad", INJECTIONS, ids=repr)
+def test_string_injection_rejected(bad: str) -> None:
+    makers: list[Callable[[], object]] = [
+        lambda: c.ConfigurePdp(1, bad),
+        lambda: c.ConfigurePdp(1, "apn", bad),
+        lambda: c.ConfigurePdp(1, "apn", "u", bad),
+        lambda: c.SslConfigure("cacert", 1, bad),
+        lambda: c.FileUpload(bad, 10),
+        lambda: c.FileList(bad),
+        lambda: c.FileDelete(bad),
+        lambda: c.SetClock(bad),
+        lambda: c.SslConfigure(bad, 1),
+    ]
+    if bad.isascii():  # non-ASCII host names are IDNA-encoded instead
+        makers.append(lambda: c.SslOpen(1, 1, 1, bad, 443))
+    for make in makers:
+        with pytest.raises(LocalProtocolError):
+            make()
+
+
+@pytest.mark.parametrize(
+    "bad", ["AT\r", "AT\n", "ATI\x1a", "AT\x1b", "AT\x00", "ATé", "ATI\x7f", "I", "", "+QSSL"]
+)
+def test_raw_rejects(bad: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        c.Raw(bad)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, True, "5", float("nan"), float("inf")])
+def test_raw_rejects_bad_timeout(timeout: object) -> None:
+    with pytest.raises(LocalProtocolError):
+        c.Raw("AT", timeout)  # type: ignore[arg-type]
+
+
+def test_over_length_strings_rejected() -> None:
+    with pytest.raises(LocalProtocolError):
+        c.ConfigurePdp(1, "a" * 128)
+    c.ConfigurePdp(1, "a" * 127)
+    with pytest.raises(LocalProtocolError):
+        c.SslOpen(1, 1, 1, "a" * 64 + ".com", 443)
+    with pytest.raises(LocalProtocolError):
+        c.FileDelete("a" * 81)
+    with pytest.raises(LocalProtocolError):
+        c.FileDelete("UFS:../x")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: c.SslSend(True, 1),
+        lambda: c.SslSend(1, True),
+        lambda: c.SslRecv(False, 10),
+        lambda: c.ActivatePdp(True),
+        lambda: c.SslConfigure("sni", 1, True),
+        lambda: c.SslConfigure("sni", True, 1),
+        lambda: c.SslOpen(1, 1, 1, "h", 443, True),
+        lambda: c.SetErrorFormat(True),
+        lambda: c.SetEcho(1),  # type: ignore[arg-type]
+        lambda: c.SslState(True),
+        lambda: c.SslSend(1.0, 1),  # type: ignore[arg-type]
+        lambda: c.SslSend("1", 1),  # type: ignore[arg-type]
+    ],
+)
+def test_bool_and_wrong_types_rejected(make: object) -> None:
+    with pytest.raises(LocalProtocolError):
+        make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: c.SslSend(12, 1),
+        lambda: c.SslSend(-1, 1),
+        lambda: c.SslSend(0, 0),
+        lambda: c.SslSend(0, 1461),
+        lambda: c.SslRecv(0, 0),
+        lambda: c.SslRecv(0, 1501),
+        lambda: c.SslRecvQuery(12),
+        lambda: c.SslClose(0, 65536),
+        lambda: c.SslClose(0, -1),
+        lambda: c.SslState(12),
+        lambda: c.ActivatePdp(0),
+        lambda: c.ActivatePdp(8),
+        lambda: c.DeactivatePdp(8),
+        lambda: c.ConfigurePdp(1, "a", authentication=3),
+        lambda: c.ConfigurePdp(1, "a", context_type=0),
+        lambda: c.SslOpen(0, 1, 1, "h", 443),
+        lambda: c.SslOpen(1, 6, 1, "h", 443),
+        lambda: c.SslOpen(1, 1, 12, "h", 443),
+        lambda: c.SslOpen(1, 1, 1, "h", 0),
+        lambda: c.SslOpen(1, 1, 1, "h", 65536),
+        lambda: c.SslOpen(1, 1, 1, "h", 443, 3),
+        lambda: c.SslOpen(1, 1, 1, "h", 443, 0, 9),
+        lambda: c.SslOpen(1, 1, 1, "h", 443, 0, 301),
+        lambda: c.SslConfigure("sslversion", 1, 5),
+        lambda: c.SslConfigure("seclevel", 1, 3),
+        lambda: c.SslConfigure("seclevel", 6),
+        lambda: c.SslConfigure("negotiatetime", 1, 9),
+        lambda: c.SslConfigure("ignorecertitem", 1, 1048576),
+        lambda: c.SslConfigure("ciphersuite", 1, 0x10000),
+        lambda: c.SslConfigure("ciphersuite", 1, "0XFFFF"),
+        lambda: c.SslConfigure("sni", 1, 2),
+        lambda: c.SslConfigure("sni", 1, "1"),
+        lambda: c.SslConfigure("cacert", 1, 5),
+        lambda: c.SslConfigure("cacertex", 1, "x"),
+        lambda: c.SetErrorFormat(3),
+        lambda: c.SwitchAccessMode(1, 3),
+        lambda: c.FileUpload("a", 0),
+        lambda: c.FileUpload("a", 10_000_001),
+        lambda: c.FileUpload("a", 1, 0),
+        lambda: c.FileUpload("a", 1, 5, 2),
+        lambda: c.SetClock("24/13/01,00:00:00+00"),
+        lambda: c.SetClock("24/01/32,00:00:00+00"),
+        lambda: c.SetClock("24/01/01,24:00:00+00"),
+        lambda: c.SetClock("24/01/01,00:00:00+97"),
+        lambda: c.SetClock("24/01/01 00:00:00+00"),
+        lambda: c.SetClock("24/01/01,00:00:00"),
+        lambda: c.SetClock("\uff124/01/01,00:00:00+00"),
+    ],
+)
+def test_out_of_range_rejected(make: object) -> None:
+    with pytest.raises(LocalProtocolError):
+        make()  # type: ignore[operator]
+
+
+def test_commands_are_frozen_and_hashable() -> None:
+    command = c.SslSend(1, 10)
+    with pytest.raises(AttributeError):
+        command.length = 5  # type: ignore[misc]
+    assert hash(command) == hash(c.SslSend(1, 10))
+    assert isinstance(command, c.Command)
+
+
+# ---------------------------------------------------------------------------
+# Parse helpers
+# ---------------------------------------------------------------------------
+
+
+def test_parse_ssl_state_line() -> None:
+    info = c.parse_ssl_state_line(
+        '+QSSLSTATE: 4,"SSLClient","220.180.239.212",8010,65344,2,1,4,0,"usbmodem",1'
+    )
+    assert info == c.SslStateInfo(4, "SSLClient", "220.180.239.212", 8010, 65344, 2, 1, 4, 0, "usbmodem", 1)
+
+
+def test_parse_pdp_line() -> None:
+    assert c.parse_pdp_line('+QIACT: 1,1,1,"10.7.157.1"') == c.PdpInfo(1, 1, 1, ("10.7.157.1",))
+    info = c.parse_pdp_line('+QIACT: 1,1,3,"10.171.134.243","240E:459:40D:A39::1"')
+    assert info.addresses == ("10.171.134.243", "240E:459:40D:A39::1")
+    assert c.parse_pdp_line("+QIACT: 2,0,1").addresses == ()
+
+
+def test_parse_small_lines() -> None:
+    assert c.parse_qfupl_line("+QFUPL: 1939,4f64") == (1939, 0x4F64)
+    assert c.parse_qfupl_line("+QFUPL: 5,0") == (5, 0)
+    assert c.parse_qiget_error("+QIGETERROR: 552, invalid parameters") == (552, "invalid parameters")
+    assert c.parse_qiget_error("+QIGETERROR: 0,operate successfully") == (0, "operate successfully")
+    assert c.parse_qiget_error("+QIGETERROR: 579") == (579, "")
+    assert c.parse_recv_query("+QSSLRECV: 36,18,18") == (36, 18, 18)
+    assert c.parse_file_list_line('+QFLST: "UFS:isrgx1.pem",1939') == ("UFS:isrgx1.pem", 1939)
+    assert c.parse_file_space_line("+QFLDS: 180224,286720") == (180224, 286720)
+    assert c.parse_cfg_line('+QSSLCFG: "seclevel",1,2') == ("seclevel", 1, 2)
+    assert c.parse_cfg_line('+QSSLCFG: "ciphersuite",1,0XFFFF') == ("ciphersuite", 1, 0xFFFF)
+    assert c.parse_cfg_line('+QSSLCFG: "ciphersuite",1,0xc02f') == ("ciphersuite", 1, 0xC02F)
+    assert c.parse_cfg_line('+QSSLCFG: "cacert",1,"UFS:ca.pem"') == ("cacert", 1, "UFS:ca.pem")
+    assert c.parse_clock_line('+CCLK: "26/08/07,13:54:02+32"') == "26/08/07,13:54:02+32"
+
+
+@pytest.mark.parametrize(
+    ("parse", "line"),
+    [
+        (c.parse_ssl_state_line, '+QSSLSTATE: 4,"SSLClient"'),
+        (c.parse_ssl_state_line, '+QSSLSTAT: 4,"SSLClient","a",1,2,2,1,4,0,"usbmodem",1'),
+        (c.parse_ssl_state_line, '+QSSLSTATE: x,"SSLClient","a",1,2,2,1,4,0,"usbmodem",1'),
+        (c.parse_pdp_line, "+QIACT: 1,1"),
+        (c.parse_pdp_line, '+QIACT: 1,1,"x"'),
+        (c.parse_qfupl_line, "+QFUPL: 5"),
+        (c.parse_qfupl_line, "+QFUPL: 5,zz"),
+        (c.parse_qfupl_line, "+QFUPL: x,00"),
+        (c.parse_qiget_error, "+QIGETERROR: x"),
+        (c.parse_qiget_error, "+QIGETERRO: 1,x"),
+        (c.parse_recv_query, "+QSSLRECV: 18"),
+        (c.parse_recv_query, "+QSSLRECV: 1,2,x"),
+        (c.parse_file_list_line, '+QFLST: "a"'),
+        (c.parse_file_list_line, '+QFLST: "a",x'),
+        (c.parse_file_space_line, "+QFLDS: 1"),
+        (c.parse_cfg_line, "+QSSLCFG: 1,1,1"),
+        (c.parse_cfg_line, '+QSSLCFG: "sni",x,1'),
+        (c.parse_cfg_line, '+QSSLCFG: "sni,1,1'),
+        (c.parse_clock_line, "+CCLK: 26/08/07"),
+        (c.parse_clock_line, '+CCL: "x"'),
+    ],
+)
+def test_parse_malformed(parse: object, line: str) -> None:
+    with pytest.raises(RemoteProtocolError):
+        parse(line)  # type: ignore[operator]
