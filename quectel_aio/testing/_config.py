@@ -74,6 +74,8 @@ class EmulatorConfig:
             opened the socket.
         active_pdp_contexts: PDP contexts that are active after boot.
         max_command_length: longer command lines are discarded with ``ERROR``.
+        escape_guard_time: transparent mode: ``+++`` must be preceded and
+            followed by this much silence and typed within this time.
     """
 
     model: str = "EC200U"
@@ -111,6 +113,7 @@ class EmulatorConfig:
     urcport: str = "uart1"
     active_pdp_contexts: tuple[int, ...] = ()
     max_command_length: int = 4096
+    escape_guard_time: float = 1.0
 
     def __post_init__(self) -> None:
         if self.cmee not in (0, 1, 2):

@@ -64,6 +64,18 @@ class _Input:
     def clear(self) -> None:
         self.buf.clear()
 
+    def wake(self) -> None:
+        """Wake a reader without data (an outside event happened)."""
+        self._event.set()
+
+    async def read_some(self, idle: float | None) -> bytes:
+        """Whatever is buffered; waits up to ``idle`` s (b"" on timeout or wake)."""
+        if not self.buf:
+            await self._wait(idle)
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
     async def _wait(self, idle: float | None) -> bool:
         self._event.clear()
         if idle is None:
@@ -190,11 +202,15 @@ class ModemEmulator:
     ``AT+QISWTMD``, buffer and direct-push access modes, and the UFS commands
     ``AT+QFUPL``/``QFLST``/``QFDEL``/``QFLDS``/``QFDWL``.
 
-    Not emulated: transparent access mode (``access_mode`` 2, ``ATO`` and
-    ``+++`` answer ``ERROR``), DTLS (``+QSSLOPEN: <id>,555``), SSL 3.0 (fails the open),
-    session resumption (``session_cache`` is stored only), ``ATV0`` numeric
-    responses, command chaining with ``;``, DNS (only names in ``host_map``
-    and ``localhost`` resolve), TCP (``AT+QIOPEN``), SMS, voice, the radio.
+    Transparent access mode (``access_mode`` 2, ``AT+QISWTMD=<id>,2``, ``ATO``,
+    ``+++`` with guard times, ``NO CARRIER``) forwards bytes as they arrive
+    (no ``transpktsize``/``transwaittm`` packetisation).
+
+    Not emulated: DTR (the ``AT&D1`` exit from transparent mode), DTLS
+    (``+QSSLOPEN: <id>,555``), SSL 3.0 (fails the open), session resumption
+    (``session_cache`` is stored only), ``ATV0`` numeric responses, command
+    chaining with ``;``, DNS (only names in ``host_map`` and ``localhost``
+    resolve), TCP (``AT+QIOPEN``), SMS, voice, the radio.
 
     Args:
         config: the knobs; defaults model a factory-fresh module.
@@ -251,6 +267,7 @@ class ModemEmulator:
             self.pdp[cid].active = True
         self._ssl_contexts = factory_contexts()
         self.sockets: dict[int, TlsSocket] = {}
+        self.last_transparent: int | None = None
         self._clock_base = cfg.initial_clock
         self._clock_set_at = time.monotonic()
         self._clock_tz_quarters = 0
@@ -431,11 +448,12 @@ class ModemEmulator:
     # ------------------------------------------------------------------
 
     def socket_opened(self, sock: TlsSocket, err: int) -> None:
-        """Report the result of a handshake."""
+        """Report the result of a handshake (transparent mode: the handler does)."""
         if err and self.sockets.get(sock.client_id) is sock:
             del self.sockets[sock.client_id]
         self.last_error = err
-        self.emit_urc(format_line(f"+QSSLOPEN: {sock.client_id},{err}"))
+        if sock.mode != 2:
+            self.emit_urc(format_line(f"+QSSLOPEN: {sock.client_id},{err}"))
 
     def socket_data(self, sock: TlsSocket, was_empty: bool) -> None:
         """Buffer mode: data arrived."""
@@ -455,7 +473,16 @@ class ModemEmulator:
 
     def socket_closed(self, sock: TlsSocket) -> None:
         """The peer closed the connection or it failed."""
+        if sock.mode == 2:
+            self._input.wake()  # the transparent session prints NO CARRIER
+            return
         self.emit_urc(format_line(f'+QSSLURC: "closed",{sock.client_id}'))
+
+    async def socket_transparent(self, sock: TlsSocket, data: bytes) -> None:
+        """Transparent mode: network bytes go to the port unframed."""
+        self._write(data)
+        if self._drain is not None:
+            await self._drain()
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run a background coroutine owned by the emulator."""
@@ -705,7 +732,7 @@ def register(*names: str) -> Callable[[Handler], Handler]:
 
 
 def _load_handlers() -> None:
-    from . import _files, _general, _sockets  # noqa: F401  (registration side effects)
+    from . import _files, _general, _sockets, _transparent  # noqa: F401  (registration side effects)
 
 
 _load_handlers()

@@ -93,12 +93,6 @@ async def at_d(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     return OK
 
 
-@register("O")
-async def ato(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
-    """ATO: no connection ever entered transparent mode -> NO CARRIER."""
-    return b"\r\nNO CARRIER\r\n"
-
-
 def _identity(value: str) -> bytes:
     return info_ok([value])
 

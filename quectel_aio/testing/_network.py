@@ -26,6 +26,7 @@ import datetime as _dt
 import enum
 import ipaddress
 import os
+import socket
 import ssl
 import tempfile
 import warnings
@@ -271,6 +272,8 @@ class SocketEvents(Protocol):
 
     def socket_closed(self, sock: TlsSocket) -> None: ...
 
+    async def socket_transparent(self, sock: TlsSocket, data: bytes) -> None: ...
+
 
 class TlsSocket:
     """One emulated SSL client socket (``<clientID>``)."""
@@ -305,6 +308,8 @@ class TlsSocket:
         self.total_read = 0
         self.total_sent = 0
         self.urc_armed = True
+        #: Transparent mode: CONNECT has been printed, bytes may flow.
+        self.transparent_ready = False
         self._events = events
         self._cfg = cfg
         self._files = dict(files)
@@ -314,6 +319,8 @@ class TlsSocket:
         self._space = asyncio.Event()
         self.push_lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
+        #: Resolves to the open result (0 or an error code).
+        self.open_result: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     def start(self) -> asyncio.Task[None]:
         """Start opening in the background."""
@@ -329,9 +336,11 @@ class TlsSocket:
         if err:
             self.abort_transport()
             self.state = SocketState.INITIAL
+            self.open_result.set_result(err)
             self._events.socket_opened(self, err)
             return
         self.state = SocketState.CONNECTED
+        self.open_result.set_result(0)
         self._events.socket_opened(self, 0)
         await self._read_loop()
 
@@ -345,32 +354,60 @@ class TlsSocket:
         except OpenFailure as failure:
             return failure.code
         try:
-            async with asyncio.timeout(cfg.connect_timeout):
-                reader, writer = await asyncio.open_connection(target_host, target_port, limit=_STREAM_LIMIT)
-        except (OSError, TimeoutError):
-            return ERR_CONNECT
-        self._reader, self._writer = reader, writer
-        peer = writer.get_extra_info("peername")
-        local = writer.get_extra_info("sockname")
-        self.remote_ip = str(peer[0]) if peer else target_host
-        self.local_port = int(local[1]) if local else 0
+            raw = await self._connect(target_host, target_port)
+        except OpenFailure as failure:
+            return failure.code
+        peer = raw.getpeername()
+        self.remote_ip = str(peer[0])
+        self.local_port = int(raw.getsockname()[1])
+        # Without SNI, name the peer by its IP literal: OpenSSL sends no SNI
+        # for an IP address (the name check is done after the handshake).
+        server_name = self.host if self.settings.sni else self.remote_ip
         negotiate = self.settings.negotiatetime * cfg.time_scale
         try:
             async with asyncio.timeout(negotiate):
-                await writer.start_tls(
-                    ctx,
-                    server_hostname=self.host if self.settings.sni else None,
+                reader, writer = await asyncio.open_connection(
+                    sock=raw,
+                    ssl=ctx,
+                    server_hostname=server_name,
                     ssl_handshake_timeout=negotiate + 5,
+                    limit=_STREAM_LIMIT,
                 )
         except TimeoutError:
+            raw.close()
             return ERR_TIMEOUT
         except (ssl.SSLError, ssl.CertificateError, OSError, EOFError):
+            raw.close()
             return cfg.cert_failure_code
+        except BaseException:
+            raw.close()
+            raise
+        self._reader, self._writer = reader, writer
         sslobj = writer.get_extra_info("ssl_object")
         der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
         if not check_peer(der, self.settings, self.host, self._clock()):
             return cfg.cert_failure_code
         return 0
+
+    async def _connect(self, host: str, port: int) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:
+            raise OpenFailure(ERR_DNS) from None
+        family, kind, proto, _name, address = infos[0]
+        raw = socket.socket(family, kind, proto)
+        raw.setblocking(False)
+        try:
+            async with asyncio.timeout(self._cfg.connect_timeout):
+                await loop.sock_connect(raw, address)
+        except (OSError, TimeoutError):
+            raw.close()
+            raise OpenFailure(ERR_CONNECT) from None
+        except BaseException:
+            raw.close()
+            raise
+        return raw
 
     async def _read_loop(self) -> None:
         reader = self._reader
@@ -394,6 +431,11 @@ class TlsSocket:
                     was_empty = not self.recv_buffer
                     self.recv_buffer += data
                     self._events.socket_data(self, was_empty)
+                elif self.mode == 2 and self.transparent_ready:
+                    self.total_read += len(data)
+                    await self._events.socket_transparent(self, data)
+                elif self.mode == 2:
+                    self.recv_buffer += data  # until CONNECT is printed
                 else:
                     async with self.push_lock:
                         await self._push_buffered_locked()
@@ -401,7 +443,7 @@ class TlsSocket:
                         await self._events.socket_push(self, data)
         except (ConnectionError, ssl.SSLError, OSError):
             pass
-        if self.mode != 0:
+        if self.mode == 1:
             async with self.push_lock:
                 await self._push_buffered_locked()
         if self.state is SocketState.CONNECTED:
@@ -422,9 +464,11 @@ class TlsSocket:
             await self._push_buffered_locked()
 
     def set_mode(self, mode: int) -> None:
-        """Switch the access mode (0 buffer, 1 direct push)."""
+        """Switch the access mode (0 buffer, 1 direct push, 2 transparent)."""
         self.mode = mode
         self.urc_armed = True
+        if mode != 2:
+            self.transparent_ready = False
         self._space.set()
 
     def consume(self, n: int) -> bytes:
@@ -436,6 +480,12 @@ class TlsSocket:
             self.urc_armed = True
         self._space.set()
         return data
+
+    async def drain(self) -> None:
+        """Wait until the TLS write backlog is below the transport's limit."""
+        if self._writer is not None:
+            with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
+                await self._writer.drain()
 
     def backlog(self) -> int:
         """Bytes accepted by SEND OK but not yet handed to the network."""

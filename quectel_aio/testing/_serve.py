@@ -132,6 +132,10 @@ class SocketServer:
                     self._emu.feed(data)
             except ConnectionError:
                 pass
+            except asyncio.CancelledError:
+                # Only aclose() cancels; ending normally keeps asyncio's
+                # stream callback (task.exception()) from raising.
+                pass
             finally:
                 self._writer = None
         finally:
@@ -146,10 +150,12 @@ class SocketServer:
             self._server.close()
         if self._writer is not None:
             self._writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _done, stuck = await asyncio.wait(list(self._tasks), timeout=1.0)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
         if self._server is not None:
             await self._server.wait_closed()
         await self._emu.aclose()

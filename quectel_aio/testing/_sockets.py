@@ -16,6 +16,7 @@ from .._grammar import (
 from ._emulator import ModemEmulator, register
 from ._network import SocketState, TlsSocket
 from ._ssl_state import handle_qsslcfg
+from ._transparent import enter_transparent
 from ._wire import ERROR, OK, field_is_quoted, info_ok
 
 __all__: list[str] = []
@@ -88,14 +89,16 @@ async def qsslopen(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
         or not field_is_quoted(cmd, 3)
     ):
         return _fail(emu)
-    if mode == 2:
-        return _fail(emu, ERR_NOT_SUPPORTED)  # transparent mode is not emulated
     emu.last_error = 0
     if client_id in emu.sockets:
+        if mode == 2:
+            return _fail(emu, ERR_ID_IN_USE)
         emu.last_error = ERR_ID_IN_USE
         emu.emit_urc(f"\r\n+QSSLOPEN: {client_id},{ERR_ID_IN_USE}\r\n".encode("ascii"))
         return OK
     if not emu.pdp[cid].active:
+        if mode == 2:
+            return _fail(emu, ERR_PDP_NOT_ACTIVE)
         emu.last_error = ERR_PDP_NOT_ACTIVE
         emu.emit_urc(f"\r\n+QSSLOPEN: {client_id},{ERR_PDP_NOT_ACTIVE}\r\n".encode("ascii"))
         return OK
@@ -115,7 +118,12 @@ async def qsslopen(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
         clock=emu.now,
     )
     emu.track_socket(sock)
-    return OK
+    if mode != 2:
+        return OK
+    err = await sock.open_result
+    if err:
+        return ERROR  # socket_opened() has set the last error
+    return await enter_transparent(emu, sock)
 
 
 def _connected(emu: ModemEmulator, client_id: int | None) -> TlsSocket | None:
@@ -250,7 +258,10 @@ async def qiswtmd(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     if sock is None or sock.state is SocketState.OPENING:
         return _fail(emu, ERR_CLOSED)
     if mode == 2:
-        return _fail(emu, ERR_NOT_SUPPORTED)
+        if sock.state is not SocketState.CONNECTED:
+            return _fail(emu, ERR_CLOSED)
+        emu.last_error = 0
+        return await enter_transparent(emu, sock)
     previous = sock.mode
     sock.set_mode(mode)
     if mode == 1 and previous == 0 and sock.recv_buffer:
