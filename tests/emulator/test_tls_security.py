@@ -233,5 +233,5 @@ async def test_switch_buffer_to_push_delivers_buffered_data(
         await host.expect(b'\r\nSEND OK\r\n\r\n+QSSLURC: "recv",0\r\n')
         await host.command(b"AT+QISWTMD=0,1", b'\r\nOK\r\n\r\n+QSSLURC: "recv",0,5\r\nhello\r\n')
         await host.command(b"AT+QISWTMD=0,0", b"\r\nOK\r\n")
-        await host.command(b"AT+QISWTMD=0,2", b"\r\nERROR\r\n")
+        await host.command(b"AT+QISWTMD=0,3", b"\r\nERROR\r\n")
         await host.command(b"AT+QISWTMD=9,1", b"\r\nERROR\r\n")

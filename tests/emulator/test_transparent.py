@@ -1,0 +1,131 @@
+"""Transparent access mode: CONNECT, raw pipe, +++ guard times, NO CARRIER, ATO."""
+
+from __future__ import annotations
+
+import asyncio
+
+from quectel_aio.testing import (
+    CertificateAuthority,
+    EmulatorConfig,
+    IssuedCert,
+    TlsTestServer,
+    server_ssl_context,
+    start_tls_server,
+)
+
+from .helpers import Host, configure_verified, echo_off, memory_host, pty_host
+
+GUARD = 0.1
+CONFIG = EmulatorConfig(emit_rdy_on_start=False, escape_guard_time=GUARD)
+
+
+async def _enter(host: Host, port: int) -> None:
+    host.send(f'AT+QSSLOPEN=1,1,0,"localhost",{port},2\r'.encode())
+    await host.expect(b"\r\nCONNECT\r\n", within=10)
+
+
+async def _escape(host: Host) -> None:
+    await asyncio.sleep(GUARD * 1.5)
+    host.send(b"+++")
+    await host.expect_silence(GUARD / 2)  # OK only after the guard time after
+    await host.expect(b"\r\nOK\r\n")
+
+
+async def test_transparent_round_trip_escape_and_ato(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    async with pty_host(CONFIG) as (host, emu):
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, echo_server.port)
+        payload = b'AT+QFDEL="*"\r\n\x1a\x1b\r\nOK\r\n'
+        host.send(payload)
+        await host.expect(payload)
+        await _escape(host)
+        assert "ca.pem" in emu.files
+        host.send(b"AT+QSSLSTATE=0\r")
+        assert b",2,1,0,0," in await host.read_until(b"OK\r\n")  # connected, buffer mode
+        host.send(b"ATO\r")
+        await host.expect(b"\r\nCONNECT\r\n")
+        host.send(b"again")
+        await host.expect(b"again")
+        await _escape(host)
+
+
+async def test_pluses_inside_data_are_data(ca: CertificateAuthority, echo_server: TlsTestServer) -> None:
+    async with memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, echo_server.port)
+        host.send(b"a+++")
+        await host.expect(b"a+++")
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"+++b")  # data right after the pluses: not an escape
+        await host.expect(b"+++b")
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"+")  # pluses typed too slowly
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"++")
+        await host.expect(b"+", within=1)
+        await host.expect(b"++", within=1)
+        await _escape(host)
+
+
+async def test_urcs_are_held_until_the_session_ends(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    async with memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, echo_server.port)
+        host.emu.inject_urc("+CUSTOM: 1")
+        host.send(b"x")
+        await host.expect(b"x")
+        await _escape(host)
+        await host.expect(b"\r\n+CUSTOM: 1\r\n")
+
+
+async def test_peer_close_prints_no_carrier(ca: CertificateAuthority, server_cert: IssuedCert) -> None:
+    async def greet_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"goodbye")
+        await writer.drain()
+
+    ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
+    server = await start_tls_server(ctx, greet_and_close)
+    async with server, memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, server.port)
+        await host.expect(b"goodbye\r\nNO CARRIER\r\n")
+        host.send(b"AT+QSSLSTATE=0\r")
+        assert b",4,1,0,2," in await host.read_until(b"OK\r\n")
+        await host.command(b"ATO", b"\r\nNO CARRIER\r\n")
+        await host.command(b"AT+QSSLCLOSE=0", b"\r\nOK\r\n")
+
+
+async def test_open_failure_is_error(other_ca: CertificateAuthority, echo_server: TlsTestServer) -> None:
+    async with memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, other_ca.cert_pem)
+        await host.command(
+            f'AT+QSSLOPEN=1,1,0,"localhost",{echo_server.port},2'.encode(), b"\r\nERROR\r\n", within=10
+        )
+        await host.command(b"AT+QIGETERROR", b"\r\n+QIGETERROR: 579,SSL handshake fail\r\n\r\nOK\r\n")
+        await host.command(b"ATO", b"\r\nNO CARRIER\r\n")
+
+
+async def test_qiswtmd_to_transparent_flushes_buffered_data(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    async with memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        host.send(f'AT+QSSLOPEN=1,1,0,"localhost",{echo_server.port},0\r'.encode())
+        await host.expect(b"\r\nOK\r\n\r\n+QSSLOPEN: 0,0\r\n", within=10)
+        host.send(b"AT+QSSLSEND=0,6\r")
+        await host.expect(b"\r\n> ")
+        host.send(b"queued")
+        await host.expect(b'\r\nSEND OK\r\n\r\n+QSSLURC: "recv",0\r\n')
+        host.send(b"AT+QISWTMD=0,2\r")
+        await host.expect(b"\r\nCONNECT\r\nqueued")
+        await _escape(host)
