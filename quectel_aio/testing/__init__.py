@@ -31,7 +31,7 @@ from ._certs import (
     make_ca,
 )
 from ._config import FACTORY_CLOCK, EmulatorConfig
-from ._emulator import ModemEmulator, PdpContext, run_emulator_forever, serve_pty_forever
+from ._emulator import ModemEmulator, run_emulator_forever, serve_pty_forever
 from ._network import SocketState
 from ._pty import PtyPair, open_pty_pair
 from ._servers import (
@@ -42,6 +42,7 @@ from ._servers import (
     start_tls_server,
 )
 from ._ssl_state import CIPHER_SUITES, SslContextSettings
+from ._state import PdpContext
 
 __all__ = [
     "ModemEmulator",

@@ -27,15 +27,16 @@ import contextlib
 import datetime as _dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._errors import RemoteProtocolError
 from .._grammar import CommandKind, ParsedCommand, format_line, parse_command_line
 from ._config import EmulatorConfig
+from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
 from ._pty import open_pty_pair
 from ._ssl_state import SslContextSettings, factory_contexts
+from ._state import FaultPlan, PdpContext, Profile
 from ._wire import ERROR, cme_error
 
 if TYPE_CHECKING:
@@ -45,141 +46,6 @@ __all__ = ["ModemEmulator", "PdpContext"]
 
 Handler = Callable[["ModemEmulator", ParsedCommand], Awaitable[bytes]]
 Sink = Callable[[bytes], None]
-
-_CR = 0x0D
-_LF = 0x0A
-
-
-class _Input:
-    """The bytes received from the host, read by the command task."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self._event = asyncio.Event()
-
-    def feed(self, data: bytes) -> None:
-        self.buf += data
-        self._event.set()
-
-    def clear(self) -> None:
-        self.buf.clear()
-
-    def wake(self) -> None:
-        """Wake a reader without data (an outside event happened)."""
-        self._event.set()
-
-    async def read_some(self, idle: float | None) -> bytes:
-        """Whatever is buffered; waits up to ``idle`` s (b"" on timeout or wake)."""
-        if not self.buf:
-            await self._wait(idle)
-        data = bytes(self.buf)
-        self.buf.clear()
-        return data
-
-    async def _wait(self, idle: float | None) -> bool:
-        self._event.clear()
-        if idle is None:
-            await self._event.wait()
-            return True
-        try:
-            async with asyncio.timeout(idle):
-                await self._event.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    async def read_line(self, max_length: int) -> bytes | None:
-        """Next CR-terminated line (without CR); ``None`` for an over-long line."""
-        overflow = False
-        while True:
-            buf = self.buf
-            cr = buf.find(b"\r")
-            lf = buf.find(b"\n")
-            if cr >= 0 or lf >= 0:
-                end = cr if lf < 0 or (0 <= cr < lf) else lf
-                terminator = buf[end]
-                line = bytes(buf[:end])
-                del buf[: end + 1]
-                if terminator == _LF:
-                    # LF after CR (empty) or an LF-only line: ignored.
-                    overflow = False
-                    continue
-                return None if overflow or len(line) > max_length else line
-            if len(buf) > max_length:
-                overflow = True
-                buf.clear()
-            await self._wait(None)
-
-    def drop_leading_lf(self) -> None:
-        """Drop the LF of a CR LF command terminator before a data phase."""
-        if self.buf[:1] == b"\n":
-            del self.buf[0]
-
-    async def read_exact(self, n: int, idle_timeout: float | None) -> bytes:
-        """Up to ``n`` bytes; fewer if nothing arrives for ``idle_timeout`` s."""
-        out = bytearray()
-        while len(out) < n:
-            if self.buf:
-                take = min(n - len(out), len(self.buf))
-                out += self.buf[:take]
-                del self.buf[:take]
-                continue
-            if not await self._wait(idle_timeout):
-                break
-        return bytes(out)
-
-    async def read_until(
-        self, stops: bytes, max_length: int, idle_timeout: float | None
-    ) -> tuple[bytes, int | None]:
-        """Bytes before the first byte in ``stops`` (consumed).
-
-        Returns:
-            ``(data, stop)``: ``stop`` is the stop byte, or ``None`` after an
-            idle timeout or when ``max_length`` bytes arrived without a stop.
-        """
-        out = bytearray()
-        while True:
-            for index, byte in enumerate(self.buf):
-                if byte in stops:
-                    out += self.buf[:index]
-                    del self.buf[: index + 1]
-                    return bytes(out), byte
-                if len(out) + index >= max_length:
-                    out += self.buf[:index]
-                    del self.buf[:index]
-                    return bytes(out), None
-            out += self.buf
-            self.buf.clear()
-            if not await self._wait(idle_timeout):
-                return bytes(out), None
-
-
-@dataclass
-class PdpContext:
-    """One PDP context (``AT+QICSGP`` / ``AT+QIACT``)."""
-
-    context_type: int = 1
-    apn: str = ""
-    username: str = ""
-    password: str = ""
-    authentication: int = 0
-    active: bool = False
-
-
-@dataclass
-class _Profile:
-    """Settings that ``AT&W`` stores and a restart restores."""
-
-    echo: bool
-    ipr: int = 115200
-
-
-@dataclass
-class _FaultPlan:
-    fail_sends: int = 0
-    fail_commands: list[tuple[str, bytes]] = field(default_factory=list)
-    mute_commands: list[str] = field(default_factory=list)
-    pre_response_urcs: list[bytes] = field(default_factory=list)
 
 
 def _command_key(text: str) -> str:
@@ -231,10 +97,10 @@ class ModemEmulator:
         self.bytes_received = 0
         #: Restarts so far (``restart()`` and ``AT+CFUN=1,1``).
         self.restarts = 0
-        self._profile = _Profile(echo=self.config.echo)
+        self._profile = Profile(echo=self.config.echo)
         self._sink: Sink | None = None
         self._drain: Callable[[], Awaitable[None]] | None = None
-        self._input = _Input()
+        self._input = InputBuffer()
         self._task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._busy = False
@@ -242,7 +108,7 @@ class ModemEmulator:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self._faults = _FaultPlan()
+        self._faults = FaultPlan()
         self._post_response: list[Callable[[], None]] = []
         self._closed = False
         self._reset_volatile_state()
@@ -382,7 +248,7 @@ class ModemEmulator:
         self._input.feed(data)
 
     @property
-    def input(self) -> _Input:
+    def input(self) -> InputBuffer:
         """The input buffer (for data-phase handlers)."""
         return self._input
 

@@ -1,0 +1,118 @@
+"""The emulator's input buffer: bytes from the host, read by the command task.
+
+Command lines end at CR; an LF right after a CR is dropped and an LF-only line
+is ignored (a sibling module gives no answer to one). Data phases read raw
+bytes with idle timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["InputBuffer"]
+
+_LF = 0x0A
+
+
+class InputBuffer:
+    """The bytes received from the host, read by the command task."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self._event = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        self._event.set()
+
+    def clear(self) -> None:
+        self.buf.clear()
+
+    def wake(self) -> None:
+        """Wake a reader without data (an outside event happened)."""
+        self._event.set()
+
+    async def read_some(self, idle: float | None) -> bytes:
+        """Whatever is buffered; waits up to ``idle`` s (b"" on timeout or wake)."""
+        if not self.buf:
+            await self._wait(idle)
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+    async def _wait(self, idle: float | None) -> bool:
+        self._event.clear()
+        if idle is None:
+            await self._event.wait()
+            return True
+        try:
+            async with asyncio.timeout(idle):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def read_line(self, max_length: int) -> bytes | None:
+        """Next CR-terminated line (without CR); ``None`` for an over-long line."""
+        overflow = False
+        while True:
+            buf = self.buf
+            cr = buf.find(b"\r")
+            lf = buf.find(b"\n")
+            if cr >= 0 or lf >= 0:
+                end = cr if lf < 0 or (0 <= cr < lf) else lf
+                terminator = buf[end]
+                line = bytes(buf[:end])
+                del buf[: end + 1]
+                if terminator == _LF:
+                    # LF after CR (empty) or an LF-only line: ignored.
+                    overflow = False
+                    continue
+                return None if overflow or len(line) > max_length else line
+            if len(buf) > max_length:
+                overflow = True
+                buf.clear()
+            await self._wait(None)
+
+    def drop_leading_lf(self) -> None:
+        """Drop the LF of a CR LF command terminator before a data phase."""
+        if self.buf[:1] == b"\n":
+            del self.buf[0]
+
+    async def read_exact(self, n: int, idle_timeout: float | None) -> bytes:
+        """Up to ``n`` bytes; fewer if nothing arrives for ``idle_timeout`` s."""
+        out = bytearray()
+        while len(out) < n:
+            if self.buf:
+                take = min(n - len(out), len(self.buf))
+                out += self.buf[:take]
+                del self.buf[:take]
+                continue
+            if not await self._wait(idle_timeout):
+                break
+        return bytes(out)
+
+    async def read_until(
+        self, stops: bytes, max_length: int, idle_timeout: float | None
+    ) -> tuple[bytes, int | None]:
+        """Bytes before the first byte in ``stops`` (consumed).
+
+        Returns:
+            ``(data, stop)``: ``stop`` is the stop byte, or ``None`` after an
+            idle timeout or when ``max_length`` bytes arrived without a stop.
+        """
+        out = bytearray()
+        while True:
+            for index, byte in enumerate(self.buf):
+                if byte in stops:
+                    out += self.buf[:index]
+                    del self.buf[: index + 1]
+                    return bytes(out), byte
+                if len(out) + index >= max_length:
+                    out += self.buf[:index]
+                    del self.buf[:index]
+                    return bytes(out), None
+            out += self.buf
+            self.buf.clear()
+            if not await self._wait(idle_timeout):
+                return bytes(out), None
