@@ -42,7 +42,7 @@ from ._wire import ERROR, cme_error
 if TYPE_CHECKING:
     from ._files import Ufs
 
-__all__ = ["ModemEmulator", "PdpContext"]
+__all__ = ["ModemEmulator", "run_emulator_forever", "serve_pty_forever"]
 
 Handler = Callable[["ModemEmulator", ParsedCommand], Awaitable[bytes]]
 Sink = Callable[[bytes], None]

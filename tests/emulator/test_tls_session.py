@@ -239,3 +239,75 @@ async def test_peer_close_keeps_unread_data(server_cert: IssuedCert, ca: Certifi
         assert sock.state == 4
         await host.command(b"AT+QSSLCLOSE=0", b"\r\nOK\r\n")
         await host.command(b"AT+QSSLSTATE", b"\r\nOK\r\n")
+
+
+async def test_recv_urc_only_on_empty_to_non_empty(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    async with memory_host() as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port)
+
+        async def send(data: bytes) -> None:
+            host.send(f"AT+QSSLSEND=0,{len(data)}\r".encode())
+            await host.expect(b"\r\n> ")
+            host.send(data)
+            await host.expect(b"\r\nSEND OK\r\n")
+
+        await send(b"first")
+        await host.expect(b'\r\n+QSSLURC: "recv",0\r\n')
+        await send(b"second")  # unread data: no new URC
+        await host.expect_silence(0.2)
+        await host.command(b"AT+QSSLRECV=0,5", b"\r\n+QSSLRECV: 5\r\nfirst\r\n\r\nOK\r\n")
+        await send(b"third")  # still not drained: no URC
+        await host.expect_silence(0.2)
+        await host.command(b"AT+QSSLRECV=0,1500", b"\r\n+QSSLRECV: 11\r\nsecondthird\r\n\r\nOK\r\n")
+        await send(b"fourth")  # drained to zero: re-armed
+        await host.expect(b'\r\n+QSSLURC: "recv",0\r\n')
+        await host.command(b"AT+QSSLRECV=0,0", b"\r\n+QSSLRECV: 22,16,6\r\n\r\nOK\r\n")
+
+
+async def test_send_fail_when_backlog_would_exceed_send_buffer(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    config = EmulatorConfig(emit_rdy_on_start=False, send_buffer_size=10)
+    async with memory_host(config) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port)
+        host.send(b"AT+QSSLSEND=0,18\r")
+        await host.expect(b"\r\n> ")
+        host.send(PAYLOAD)
+        await host.expect(b"\r\nSEND FAIL\r\n")
+        host.send(b"AT+QSSLSEND=0,10\r")
+        await host.expect(b"\r\n> ")
+        host.send(PAYLOAD[:10])
+        await host.expect(b"\r\nSEND OK\r\n")
+
+
+async def test_qsslstate_two_parameter_form_knob(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    config = EmulatorConfig(emit_rdy_on_start=False, qsslstate_two_param=True)
+    async with memory_host(config) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port, client_id=3)
+        host.send(b"AT+QSSLSTATE=1,3\r")
+        assert (await host.read_until(b"OK\r\n")).startswith(b'\r\n+QSSLSTATE: 3,"SSLClient",')
+
+
+async def test_serve_socket_session(ca: CertificateAuthority, echo_server: TlsTestServer) -> None:
+    emu = ModemEmulator(EmulatorConfig(emit_rdy_on_start=False))
+    async with emu.serve_socket() as (address, port):
+        reader, writer = await asyncio.open_connection(address, port)
+        try:
+            writer.write(b"ATE0\rAT+QIACT=1\r")
+            assert await asyncio.wait_for(reader.readexactly(17), 5) == b"ATE0\r\r\nOK\r\n\r\nOK\r\n"
+            writer.write(f'AT+QSSLOPEN=1,0,0,"localhost",{echo_server.port}\r'.encode())
+            expected = b"\r\nOK\r\n\r\n+QSSLOPEN: 0,0\r\n"
+            assert await asyncio.wait_for(reader.readexactly(len(expected)), 5) == expected
+        finally:
+            writer.close()
+            await writer.wait_closed()
