@@ -374,3 +374,39 @@ def test_repr_and_properties() -> None:
     assert "IDLE" in repr(conn)
     conn.receive_data(b"partial")
     assert conn.buffered == 7
+
+
+def test_resync_is_a_no_op_outside_error() -> None:
+    conn = ModemConnection()
+    conn.send(STATE)
+    conn.resync()
+    assert state_of(conn) is ConnectionState.AWAITING_RESPONSE
+
+
+def test_echoed_password_never_surfaces() -> None:
+    pdp = c.ConfigurePdp(1, "apn", "user", "hunter2")
+    steps: list[Step] = [Send(pdp), Rx(b'AT+QICSGP=1,1,"apn","user","hunter2",0\r\r\nOK\r\n')]
+    events = assert_split_invariant(steps, [CommandSucceeded(pdp)])
+    assert "hunter2" not in repr(events)
+
+
+def test_transparent_open_connect_is_success() -> None:
+    open_ = c.SslOpen(1, 1, 4, "example.com", 443, 2)
+    steps: list[Step] = [Send(open_), Rx(b"\r\nCONNECT\r\n")]
+    assert assert_split_invariant(steps) == [CommandSucceeded(open_, "CONNECT")]
+
+
+def test_second_connect_of_abandoned_upload_is_swallowed() -> None:
+    steps: list[Step] = [Send(UPL), Abandon(), Rx(b"\r\nCONNECT\r\n\r\nCONNECT\r\n\r\nOK\r\n\r\nOK\r\n")]
+    assert assert_split_invariant(steps) == [AbandonedPrompt(UPL), UnknownUrc("OK")]
+
+
+def test_raw_command_gets_recv_payload() -> None:
+    raw = c.Raw("AT+QSSLRECV=1,5")
+    steps: list[Step] = [Send(raw), Rx(b"\r\n+QSSLRECV: 5\r\n\r\nOK\r\n\r\n\r\nOK\r\n")]
+    assert assert_split_invariant(steps) == [CommandSucceeded(raw, "OK", ("+QSSLRECV: 5",), b"\r\nOK\r")]
+
+
+def test_recv_header_for_command_that_does_not_read() -> None:
+    steps: list[Step] = [Send(STATE), Rx(b"\r\n+QSSLRECV: 4\r\nOK\r\n\r\nOK\r\n")]
+    assert assert_split_invariant(steps) == [UnknownUrc("+QSSLRECV: 4"), CommandSucceeded(STATE)]
