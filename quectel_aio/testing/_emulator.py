@@ -97,7 +97,7 @@ class ModemEmulator:
         self.bytes_received = 0
         #: Restarts so far (``restart()`` and ``AT+CFUN=1,1``).
         self.restarts = 0
-        self._profile = Profile(echo=self.config.echo)
+        self._profile = Profile(echo=self.config.echo, urcport=self.config.urcport)
         self._sink: Sink | None = None
         self._drain: Callable[[], Awaitable[None]] | None = None
         self._input = InputBuffer()
@@ -125,7 +125,7 @@ class ModemEmulator:
         self.ifc = (0, 0)
         self.dtr_mode = 2
         self.cfun = 1
-        self.urcport = cfg.urcport
+        self.urcport = self._profile.urcport
         self.payload_echo = cfg.payload_echo
         self.last_error = 0
         self.pdp: dict[int, PdpContext] = {cid: PdpContext() for cid in range(1, 8)}
@@ -376,7 +376,10 @@ class ModemEmulator:
             sock.drop()
             if sock.state is SocketState.CONNECTED:
                 sock.state = SocketState.CLOSING
-                ids.append(sock.client_id)
+                if sock.mode == 2 and sock.transparent_ready:
+                    self._input.wake()  # the session ends with NO CARRIER
+                else:
+                    ids.append(sock.client_id)
         return ids
 
     # ------------------------------------------------------------------
@@ -570,7 +573,13 @@ class ModemEmulator:
 
 
 async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None]) -> None:
-    """Serve ``emu`` on a pty until cancelled; ``on_ready`` gets the slave path."""
+    """Serve ``emu`` on a pty until cancelled. Prints nothing.
+
+    Args:
+        emu: the emulator to serve.
+        on_ready: called once with the slave path (``/dev/pts/N``) when the
+            pty is ready for a client.
+    """
     async with emu.serve_pty() as path:
         on_ready(path)
         await asyncio.Event().wait()
@@ -579,7 +588,12 @@ async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None])
 async def run_emulator_forever(
     config: EmulatorConfig | None = None, on_ready: Callable[[str], None] | None = None
 ) -> None:
-    """Create an emulator and serve it on a pty until cancelled."""
+    """Create an emulator and serve it on a pty until cancelled. Prints nothing.
+
+    Args:
+        config: emulator knobs (defaults: a factory-fresh EC200U).
+        on_ready: called once with the slave path when the pty is ready.
+    """
     await serve_pty_forever(ModemEmulator(config), on_ready or (lambda _path: None))
 
 

@@ -182,7 +182,7 @@ async def qurccfg(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
         return info_ok([f'+QURCCFG: "urcport","{emu.urcport}"'])
     if params[1] not in _URC_PORTS or not field_is_quoted(cmd, 1):
         return ERROR
-    emu.urcport = str(params[1])
+    emu.urcport = emu._profile.urcport = str(params[1])
     return OK
 
 

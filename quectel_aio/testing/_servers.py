@@ -192,8 +192,8 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def start_tls_echo_server(
-    cert_pem: bytes,
-    key_pem: bytes,
+    cert_pem: bytes = b"",
+    key_pem: bytes = b"",
     *,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -204,8 +204,8 @@ async def start_tls_echo_server(
     """Start a TLS echo server on loopback.
 
     Args:
-        cert_pem: server certificate (or chain) PEM.
-        key_pem: server key PEM.
+        cert_pem: server certificate (or chain) PEM (unless ``ssl_context``).
+        key_pem: server key PEM (unless ``ssl_context``).
         host: address to bind.
         port: port to bind (0: any free port; read it from ``.port``).
         client_ca_pem: require client certificates signed by this CA.
@@ -214,7 +214,12 @@ async def start_tls_echo_server(
 
     Returns:
         The running :class:`TlsTestServer`.
+
+    Raises:
+        ValueError: if neither PEMs nor ``ssl_context`` are given.
     """
+    if ssl_context is None and not (cert_pem and key_pem):
+        raise ValueError("give cert_pem and key_pem, or ssl_context")
     ctx = ssl_context or server_ssl_context(cert_pem, key_pem, client_ca_pem=client_ca_pem)
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -24,6 +24,8 @@ class Profile:
     """Settings that ``AT&W`` stores and a restart restores."""
 
     echo: bool
+    #: AT+QURCCFG writes it to non-volatile memory at once.
+    urcport: str = "uart1"
     ipr: int = 115200
 
 

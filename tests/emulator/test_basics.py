@@ -225,3 +225,13 @@ async def test_cfun_reset_restarts_after_ok() -> None:
         assert host.emu.restarts == 1
         host.send(b'AT+QSSLCFG="seclevel",0\r')
         await host.expect(b'AT+QSSLCFG="seclevel",0\r\r\n+QSSLCFG: "seclevel",0,0\r\n\r\nOK\r\n')
+
+
+async def test_urcport_survives_restart() -> None:
+    async with memory_host() as host:
+        await echo_off(host)
+        await host.command(b'AT+QURCCFG="urcport","usbat"', b"\r\nOK\r\n")
+        host.emu.restart()
+        await host.expect_silence(0.05)  # RDY goes to the USB AT port
+        host.send(b'AT+QURCCFG="urcport"\r')
+        await host.expect(b'AT+QURCCFG="urcport"\r\r\n+QURCCFG: "urcport","usbat"\r\n\r\nOK\r\n')

@@ -83,7 +83,7 @@ async def test_sslversion_against_a_tls12_only_server(
     ctx = server_ssl_context(
         server_cert.chain_pem, server_cert.key_pem, minimum_version=ssl.TLSVersion.TLSv1_2
     )
-    server = await start_tls_echo_server(b"", b"", ssl_context=ctx)
+    server = await start_tls_echo_server(ssl_context=ctx)
     async with server, memory_host() as host:
         await echo_off(host)
         await configure_verified(host, ca.cert_pem)

@@ -129,3 +129,13 @@ async def test_qiswtmd_to_transparent_flushes_buffered_data(
         host.send(b"AT+QISWTMD=0,2\r")
         await host.expect(b"\r\nCONNECT\r\nqueued")
         await _escape(host)
+
+
+async def test_pdp_loss_ends_the_session(ca: CertificateAuthority, echo_server: TlsTestServer) -> None:
+    async with memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, echo_server.port)
+        host.emu.deactivate_pdp(1)
+        await host.expect(b'\r\nNO CARRIER\r\n\r\n+QIURC: "pdpdeact",1\r\n')
+        await host.expect_silence(0.1)
