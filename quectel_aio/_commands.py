@@ -189,7 +189,6 @@ class Attention(Command):
     """``AT``: is the module listening?"""
 
     at_name: ClassVar[str] = "AT"
-
     max_response_time: ClassVar[float] = _SHORT
 
     def encode(self) -> bytes:
@@ -232,9 +231,8 @@ class QueryError(Command):
     """``AT+QIGETERROR``: the error code of the last TCP/IP or SSL command."""
 
     at_name: ClassVar[str] = "AT+QIGETERROR"
-    info_prefixes: ClassVar[tuple[str, ...]] = ("+QIGETERROR",)
-
     max_response_time: ClassVar[float] = _SHORT
+    info_prefixes: ClassVar[tuple[str, ...]] = ("+QIGETERROR",)
 
     def encode(self) -> bytes:
         return format_command("+QIGETERROR")
@@ -291,11 +289,10 @@ class ActivatePdp(Command):
     context_id: int
 
     at_name: ClassVar[str] = "AT+QIACT"
+    max_response_time: ClassVar[float] = 150.0
 
     def __post_init__(self) -> None:
         _int(self.context_id, "context_id", 1, MAX_PDP_CONTEXT_ID)
-
-    max_response_time: ClassVar[float] = 150.0
 
     def encode(self) -> bytes:
         return format_command("+QIACT", [self.context_id])
@@ -319,11 +316,10 @@ class DeactivatePdp(Command):
     context_id: int
 
     at_name: ClassVar[str] = "AT+QIDEACT"
+    max_response_time: ClassVar[float] = 40.0
 
     def __post_init__(self) -> None:
         _int(self.context_id, "context_id", 1, MAX_PDP_CONTEXT_ID)
-
-    max_response_time: ClassVar[float] = 40.0
 
     def encode(self) -> bytes:
         return format_command("+QIDEACT", [self.context_id])
@@ -364,6 +360,7 @@ class SslConfigure(Command):
     value: int | str | None = None
 
     at_name: ClassVar[str] = "AT+QSSLCFG"
+    max_response_time: ClassVar[float] = _SHORT
     info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLCFG",)
 
     def __post_init__(self) -> None:
@@ -382,8 +379,6 @@ class SslConfigure(Command):
         else:
             assert isinstance(kind, tuple)
             _int(value, f"{item} value", kind[0], kind[1])
-
-    max_response_time: ClassVar[float] = _SHORT
 
     def encode(self) -> bytes:
         params: list[Param] = [Quoted(self.item), self.ssl_context_id]
@@ -449,13 +444,12 @@ class SslSend(Command):
     length: int
 
     at_name: ClassVar[str] = "AT+QSSLSEND"
+    max_response_time: ClassVar[float] = _SHORT
     expects_prompt: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
         _int(self.length, "length", 1, MAX_SEND_LENGTH)
-
-    max_response_time: ClassVar[float] = _SHORT
 
     def encode(self) -> bytes:
         return format_command("+QSSLSEND", [self.client_id, self.length])
@@ -469,13 +463,12 @@ class SslRecv(Command):
     length: int
 
     at_name: ClassVar[str] = "AT+QSSLRECV"
+    max_response_time: ClassVar[float] = _SHORT
     info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLRECV",)
 
     def __post_init__(self) -> None:
         _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
         _int(self.length, "length", 1, MAX_READ_LENGTH)
-
-    max_response_time: ClassVar[float] = _SHORT
 
     def encode(self) -> bytes:
         return format_command("+QSSLRECV", [self.client_id, self.length])
@@ -488,12 +481,11 @@ class SslRecvQuery(Command):
     client_id: int
 
     at_name: ClassVar[str] = "AT+QSSLRECV"
+    max_response_time: ClassVar[float] = _SHORT
     info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLRECV",)
 
     def __post_init__(self) -> None:
         _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
-
-    max_response_time: ClassVar[float] = _SHORT
 
     def encode(self) -> bytes:
         return format_command("+QSSLRECV", [self.client_id, 0])
@@ -527,13 +519,12 @@ class SslState(Command):
     client_id: int | None = None
 
     at_name: ClassVar[str] = "AT+QSSLSTATE"
+    max_response_time: ClassVar[float] = _SHORT
     info_prefixes: ClassVar[tuple[str, ...]] = ("+QSSLSTATE",)
 
     def __post_init__(self) -> None:
         if self.client_id is not None:
             _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
-
-    max_response_time: ClassVar[float] = _SHORT
 
     def encode(self) -> bytes:
         if self.client_id is None:
