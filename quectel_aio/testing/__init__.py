@@ -31,9 +31,10 @@ from ._certs import (
     make_ca,
 )
 from ._config import FACTORY_CLOCK, EmulatorConfig
-from ._emulator import ModemEmulator, run_emulator_forever, serve_pty_forever
+from ._emulator import ModemEmulator
 from ._network import SocketState
 from ._pty import PtyPair, open_pty_pair
+from ._serve import run_emulator_forever, serve_pty_forever
 from ._servers import (
     TlsTestServer,
     server_ssl_context,

@@ -76,6 +76,12 @@ class EmulatorConfig:
         max_command_length: longer command lines are discarded with ``ERROR``.
         escape_guard_time: transparent mode: ``+++`` must be preceded and
             followed by this much silence and typed within this time.
+        link_baudrate: if set, pace both directions like an 8N1 serial link
+            at this rate (10 bits per byte): a strict serializer without idle
+            credit; input is read from the port only as fast as the link
+            carries it.
+        link_granularity: seconds per delivery slice when paced (1 ms by
+            default; 0.016 models a USB-serial adapter's latency timer).
     """
 
     model: str = "EC200U"
@@ -114,6 +120,8 @@ class EmulatorConfig:
     active_pdp_contexts: tuple[int, ...] = ()
     max_command_length: int = 4096
     escape_guard_time: float = 1.0
+    link_baudrate: int | None = None
+    link_granularity: float = 0.001
 
     def __post_init__(self) -> None:
         if self.cmee not in (0, 1, 2):
@@ -122,6 +130,10 @@ class EmulatorConfig:
             raise ValueError("prompt must be b'\\r\\n> ', b'\\r\\n>' or b'\\r\\n>\\r\\n'")
         if self.max_push_chunk < 1 or self.recv_buffer_size < 1 or self.send_buffer_size < 1:
             raise ValueError("buffer sizes must be positive")
+        if self.link_baudrate is not None and self.link_baudrate <= 0:
+            raise ValueError("link_baudrate must be positive")
+        if self.link_granularity <= 0:
+            raise ValueError("link_granularity must be positive")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
         if self.initial_clock is not None and self.initial_clock.tzinfo is None:

@@ -34,7 +34,9 @@ from .._grammar import CommandKind, ParsedCommand, format_line, parse_command_li
 from ._config import EmulatorConfig
 from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
+from ._pacing import LinkPacer
 from ._pty import open_pty_pair
+from ._registry import HANDLERS
 from ._ssl_state import SslContextSettings, factory_contexts
 from ._state import FaultPlan, PdpContext, Profile
 from ._wire import ERROR, cme_error
@@ -42,9 +44,8 @@ from ._wire import ERROR, cme_error
 if TYPE_CHECKING:
     from ._files import Ufs
 
-__all__ = ["ModemEmulator", "run_emulator_forever", "serve_pty_forever"]
+__all__ = ["ModemEmulator"]
 
-Handler = Callable[["ModemEmulator", ParsedCommand], Awaitable[bytes]]
 Sink = Callable[[bytes], None]
 
 
@@ -110,6 +111,9 @@ class ModemEmulator:
         self._idle.set()
         self._faults = FaultPlan()
         self._post_response: list[Callable[[], None]] = []
+        self._out_pacer: LinkPacer | None = None
+        self._in_pacer: LinkPacer | None = None
+        self._pacer_limit = 0
         self._closed = False
         self._reset_volatile_state()
 
@@ -174,6 +178,12 @@ class ModemEmulator:
     # ------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
+        if self._out_pacer is not None:
+            self._out_pacer.write(data)
+        else:
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         sink = self._sink
         if sink is None or not data:
             return
@@ -235,8 +245,23 @@ class ModemEmulator:
     async def wait_urcs_written(self) -> None:
         """Wait until held URCs are written and the port has drained."""
         await self._idle.wait()
+        await self._output_drained()
+
+    async def _output_drained(self) -> None:
+        if self._out_pacer is not None:
+            await self._out_pacer.wait_below(self._pacer_limit)
         if self._drain is not None:
             await self._drain()
+
+    async def wait_input_room(self) -> None:
+        """With link pacing: wait until the link can take more host bytes."""
+        if self._in_pacer is not None:
+            await self._in_pacer.wait_below(self._pacer_limit)
+
+    @property
+    def input_backlog(self) -> int:
+        """Host bytes read from the port but still "on the wire" (pacing)."""
+        return self._in_pacer.backlog if self._in_pacer is not None else 0
 
     # ------------------------------------------------------------------
     # Input and command execution
@@ -245,7 +270,10 @@ class ModemEmulator:
     def feed(self, data: bytes) -> None:
         """Hand bytes from the host to the emulator."""
         self.bytes_received += len(data)
-        self._input.feed(data)
+        if self._in_pacer is not None:
+            self._in_pacer.write(data)
+        else:
+            self._input.feed(data)
 
     @property
     def input(self) -> InputBuffer:
@@ -288,7 +316,7 @@ class ModemEmulator:
         if response is None:
             return  # muted
         if not response:
-            handler = _HANDLERS.get(cmd.name) if cmd is not None else None
+            handler = HANDLERS.get(cmd.name) if cmd is not None else None
             response = ERROR if cmd is None or handler is None else await handler(self, cmd)
         if self.config.command_latency > 0:
             await asyncio.sleep(self.config.command_latency)
@@ -347,8 +375,7 @@ class ModemEmulator:
     async def socket_transparent(self, sock: TlsSocket, data: bytes) -> None:
         """Transparent mode: network bytes go to the port unframed."""
         self._write(data)
-        if self._drain is not None:
-            await self._drain()
+        await self._output_drained()
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run a background coroutine owned by the emulator."""
@@ -444,6 +471,8 @@ class ModemEmulator:
             self._flush_handle = None
         self._held.clear()
         self._faults.pre_response_urcs.clear()
+        if self._in_pacer is not None:
+            self._in_pacer.close()
         self._input.clear()
         self._reset_volatile_state()
         self._busy = False
@@ -502,6 +531,12 @@ class ModemEmulator:
         self._sink = sink
         self._drain = drain
         self._closed = False
+        baud = self.config.link_baudrate
+        if baud is not None:
+            rate, grain = baud / 10, self.config.link_granularity
+            self._out_pacer = LinkPacer(rate, grain, self._deliver)
+            self._in_pacer = LinkPacer(rate, grain, self._input.feed)
+            self._pacer_limit = 4 * max(1, int(rate * grain))
         self._task = asyncio.get_running_loop().create_task(self._command_loop())
         self._boot()
 
@@ -535,6 +570,9 @@ class ModemEmulator:
             for bg in pending:
                 bg.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        for pacer in (self._in_pacer, self._out_pacer):
+            if pacer is not None:
+                pacer.close()
         self._sink = None
         self._drain = None
 
@@ -570,45 +608,6 @@ class ModemEmulator:
             yield address
         finally:
             await server.aclose()
-
-
-async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None]) -> None:
-    """Serve ``emu`` on a pty until cancelled. Prints nothing.
-
-    Args:
-        emu: the emulator to serve.
-        on_ready: called once with the slave path (``/dev/pts/N``) when the
-            pty is ready for a client.
-    """
-    async with emu.serve_pty() as path:
-        on_ready(path)
-        await asyncio.Event().wait()
-
-
-async def run_emulator_forever(
-    config: EmulatorConfig | None = None, on_ready: Callable[[str], None] | None = None
-) -> None:
-    """Create an emulator and serve it on a pty until cancelled. Prints nothing.
-
-    Args:
-        config: emulator knobs (defaults: a factory-fresh EC200U).
-        on_ready: called once with the slave path when the pty is ready.
-    """
-    await serve_pty_forever(ModemEmulator(config), on_ready or (lambda _path: None))
-
-
-_HANDLERS: dict[str, Handler] = {}
-
-
-def register(*names: str) -> Callable[[Handler], Handler]:
-    """Register a command handler under one or more command names."""
-
-    def decorator(handler: Handler) -> Handler:
-        for name in names:
-            _HANDLERS[name] = handler
-        return handler
-
-    return decorator
 
 
 def _load_handlers() -> None:

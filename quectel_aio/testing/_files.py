@@ -13,8 +13,9 @@ from __future__ import annotations
 import fnmatch
 
 from .._grammar import CommandKind, ParsedCommand, checksum_xor16
-from ._emulator import ModemEmulator, register
+from ._emulator import ModemEmulator
 from ._network import normalize_file_name
+from ._registry import register
 from ._wire import CONNECT, ERROR, OK, field_is_quoted, info, info_ok
 
 __all__ = ["Ufs"]

@@ -7,7 +7,8 @@ import datetime as _dt
 import re
 
 from .._grammar import ERROR_TEXTS, MAX_PDP_CONTEXT_ID, CommandKind, ParsedCommand
-from ._emulator import ModemEmulator, register
+from ._emulator import ModemEmulator
+from ._registry import register
 from ._sockets import ERR_INVALID_PARAM
 from ._wire import ERROR, OK, field_is_quoted, info_ok
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ._config import EmulatorConfig
 from ._pty import PtyPair
 
 if TYPE_CHECKING:
     from ._emulator import ModemEmulator
 
-__all__ = ["PtyServer", "SocketServer"]
+__all__ = ["PtyServer", "SocketServer", "run_emulator_forever", "serve_pty_forever"]
 
 _READ_SIZE = 65536
 
@@ -28,6 +30,8 @@ class PtyServer:
         self._writing = False
         self._drained = asyncio.Event()
         self._drained.set()
+        self._paused = False
+        self._resume_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._loop.add_reader(self._pair.master_fd, self._on_readable)
@@ -44,6 +48,17 @@ class PtyServer:
             return
         if data:
             self._emu.feed(data)
+            if self._emu.input_backlog and not self._paused:
+                # Keep the pty's backpressure: read no faster than the link.
+                self._paused = True
+                self._loop.remove_reader(self._pair.master_fd)
+                self._resume_task = self._loop.create_task(self._resume())
+
+    async def _resume(self) -> None:
+        await self._emu.wait_input_room()
+        self._paused = False
+        if self._pair.master_fd >= 0:
+            self._loop.add_reader(self._pair.master_fd, self._on_readable)
 
     def _sink(self, data: bytes) -> None:
         if self._out:
@@ -80,6 +95,10 @@ class PtyServer:
         await self._drained.wait()
 
     async def aclose(self) -> None:
+        if self._resume_task is not None:
+            self._resume_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resume_task
         with contextlib.suppress(Exception):
             self._loop.remove_reader(self._pair.master_fd)
         if self._writing:
@@ -130,6 +149,7 @@ class SocketServer:
                     if not data:
                         break
                     self._emu.feed(data)
+                    await self._emu.wait_input_room()
             except ConnectionError:
                 pass
             except asyncio.CancelledError:
@@ -159,3 +179,30 @@ class SocketServer:
         if self._server is not None:
             await self._server.wait_closed()
         await self._emu.aclose()
+
+
+async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None]) -> None:
+    """Serve ``emu`` on a pty until cancelled. Prints nothing.
+
+    Args:
+        emu: the emulator to serve.
+        on_ready: called once with the slave path (``/dev/pts/N``) when the
+            pty is ready for a client.
+    """
+    async with emu.serve_pty() as path:
+        on_ready(path)
+        await asyncio.Event().wait()
+
+
+async def run_emulator_forever(
+    config: EmulatorConfig | None = None, on_ready: Callable[[str], None] | None = None
+) -> None:
+    """Create an emulator and serve it on a pty until cancelled. Prints nothing.
+
+    Args:
+        config: emulator knobs (defaults: a factory-fresh EC200U).
+        on_ready: called once with the slave path when the pty is ready.
+    """
+    from ._emulator import ModemEmulator
+
+    await serve_pty_forever(ModemEmulator(config), on_ready or (lambda _path: None))

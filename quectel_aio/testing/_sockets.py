@@ -13,8 +13,9 @@ from .._grammar import (
     CommandKind,
     ParsedCommand,
 )
-from ._emulator import ModemEmulator, register
+from ._emulator import ModemEmulator
 from ._network import SocketState, TlsSocket
+from ._registry import register
 from ._ssl_state import handle_qsslcfg
 from ._transparent import enter_transparent
 from ._wire import ERROR, OK, field_is_quoted, info_ok

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 
 from .._grammar import CommandKind, ParsedCommand
-from ._emulator import ModemEmulator, register
+from ._emulator import ModemEmulator
 from ._network import SocketState, TlsSocket
+from ._registry import register
 from ._wire import CONNECT, OK
 
 __all__ = ["NO_CARRIER", "enter_transparent", "run_transparent"]
