@@ -1,0 +1,373 @@
+"""The AT channel: one reader task, one exchange at a time.
+
+Theory of operation
+-------------------
+:class:`AtChannel` owns the byte port and the sans-IO :class:`ModemConnection`.
+
+* **One reader.** A single task reads the port, feeds the core and dispatches
+  every event: responses go to the exchange in flight, unsolicited events go to
+  the ``on_unsolicited`` callback (the modem routes them to sockets).
+* **One exchange.** :meth:`AtChannel.execute` holds the channel lock from the
+  command line to its final result, including the ``>`` prompt, the payload and
+  ``SEND OK`` of ``AT+QSSLSEND`` and the data phase of ``AT+QFUPL``.
+* **Cancellation never desynchronises.** If the caller is cancelled while its
+  command is on the wire, the exchange is *abandoned* in the core (its late
+  final result is swallowed, a late ``QSSLRECV`` payload is consumed by length)
+  and a background finisher keeps the lock until that final result arrives or
+  the command's deadline plus a quiet period has passed. The next command can
+  therefore never receive a reply that belonged to an earlier one.
+* **Timeouts.** Each command's deadline is the spec's maximum response time
+  plus ``margin`` (host and USB latency). A timeout abandons the command the
+  same way and raises :class:`CommandTimeout`.
+* **Logging.** Lifecycle events go to ``structlog.get_logger("quectel_aio.modem")``.
+  The opt-in wire trace (``quectel_aio.wire``) shows command lines and result
+  events with payload bytes and secrets redacted unless ``trace_payloads``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from . import _commands as cmd
+from . import _events as ev
+from ._connection import ModemConnection
+from ._errors import (
+    CommandError,
+    CommandTimeout,
+    LocalProtocolError,
+    ModemUnavailable,
+    QuectelError,
+    RemoteProtocolError,
+)
+from ._grammar import error_text
+from ._ports import Port
+
+__all__ = ["AtChannel", "ExchangeResult"]
+
+_log = structlog.get_logger("quectel_aio.modem")
+_wire = structlog.get_logger("quectel_aio.wire")
+
+#: Seconds of silence after an abandoned command's deadline before the channel
+#: is trusted again.
+QUIET_PERIOD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    """The successful end of one command exchange."""
+
+    #: Final result text: ``"OK"``, ``"SEND OK"`` or ``"CONNECT"``.
+    result: str
+    #: Information lines of the command.
+    lines: tuple[str, ...]
+    #: The ``AT+QSSLRECV`` data block, if any.
+    payload: bytes | None
+
+
+class _Exchange:
+    __slots__ = ("command", "data_phase", "final", "payload")
+
+    def __init__(self, command: cmd.Command, payload: bytes | None, loop: asyncio.AbstractEventLoop) -> None:
+        self.command = command
+        self.payload = payload
+        self.final: asyncio.Future[ev.Response] = loop.create_future()
+        self.data_phase: asyncio.Future[None] | None = None
+
+
+def _redacted_line(command: cmd.Command) -> str:
+    text = command.encode()[:-1].decode("ascii")
+    if isinstance(command, cmd.ConfigurePdp) and command.password:
+        text = text.replace(f'"{command.password}"', '"***"')
+    return text
+
+
+class AtChannel:
+    """The single owner of the AT port (see the module docstring)."""
+
+    def __init__(
+        self,
+        port: Port,
+        on_unsolicited: Callable[[ev.Unsolicited], None],
+        on_failure: Callable[[BaseException], None],
+        *,
+        margin: float = 2.0,
+        payload_echo: bool = False,
+        wire_trace: bool = False,
+        trace_payloads: bool = False,
+        write_timeout: float = 10.0,
+    ) -> None:
+        self._port = port
+        self._core = ModemConnection(payload_echo=payload_echo)
+        self._on_unsolicited = on_unsolicited
+        self._on_failure = on_failure
+        self._margin = margin
+        self._wire_trace = wire_trace
+        self._trace_payloads = trace_payloads
+        self._write_timeout = write_timeout
+        self._lock = asyncio.Lock()
+        self._current: _Exchange | None = None
+        self._abandoned_done: asyncio.Event | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._finishers: set[asyncio.Task[None]] = set()
+        self._failure: BaseException | None = None
+        self._closed = False
+        self._handed_over = False
+        self.log = _log.bind(port=port.name)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the reader task."""
+        self._reader = asyncio.get_running_loop().create_task(self._read_loop(), name="quectel-aio-reader")
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the channel stopped, if it did."""
+        return self._failure
+
+    async def aclose(self) -> None:
+        """Stop the reader, fail the exchange in flight and close the port."""
+        if self._closed:
+            return
+        self._closed = True
+        self._fail(ModemUnavailable("the modem was closed"), notify=False)
+        for task in list(self._finishers):
+            task.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for task in list(self._finishers):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._port.aclose()
+
+    # -- reading ---------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        port, core = self._port, self._core
+        try:
+            while True:
+                data = await port.read()
+                if not data:
+                    raise ModemUnavailable(f"the port {port.name} reached end of file")
+                core.receive_data(data)
+                self._drain_events()
+        except asyncio.CancelledError:
+            raise
+        except QuectelError as exc:
+            self._fail(exc)
+        except Exception as exc:  # a bug must not leave callers hanging forever
+            self._fail(ModemUnavailable(f"reader failed: {exc!r}"))
+            raise
+
+    def _drain_events(self) -> None:
+        core = self._core
+        while True:
+            try:
+                event = core.next_event()
+            except RemoteProtocolError as exc:
+                self.log.warning("protocol_error", error=str(exc))
+                current = self._current
+                if current is not None and not current.final.done():
+                    current.final.set_exception(exc)
+                core.resync()
+                continue
+            if event is ev.NEED_DATA:
+                break
+            self._dispatch(event)
+        if self._abandoned_done is not None and core.abandoned is None:
+            self._abandoned_done.set()
+
+    def _dispatch(self, event: ev.Event) -> None:
+        if self._wire_trace:
+            self._trace_event(event)
+        if isinstance(event, ev.Unsolicited):
+            self._on_unsolicited(event)
+            return
+        if isinstance(event, ev.AbandonedPrompt):
+            # The module now waits for the payload of a command we gave up on.
+            # Filler of exactly the announced length keeps the channel in step
+            # (ESC is not known to end a fixed-length input on every firmware);
+            # the socket involved has already been failed by its owner.
+            command = event.command
+            size = command.length if isinstance(command, cmd.SslSend) else getattr(command, "size", 0)
+            self._port.write(self._core.send_payload(bytes(size)))
+            self.log.warning("filled_abandoned_data_phase", command=command.at_name, size=size)
+            return
+        if isinstance(event, ev.EndOfStream):
+            self._fail(ModemUnavailable(f"the port {self._port.name} reached end of file"))
+            return
+        current = self._current
+        if current is None or not isinstance(event, ev.Response) or event.command is not current.command:
+            self.log.warning("stray_response", event=type(event).__name__)
+            return
+        if isinstance(event, ev.PromptReceived | ev.ConnectReceived):
+            payload = current.payload
+            if payload is None:
+                current.final.set_exception(RemoteProtocolError("unexpected data prompt"))
+                return
+            self._port.write(self._core.send_payload(payload))
+            if self._wire_trace:
+                _wire.debug("tx_payload", size=len(payload), data=self._show(payload))
+            return
+        if not current.final.done():
+            current.final.set_result(event)
+
+    # -- failure ---------------------------------------------------------------
+
+    def _fail(self, exc: BaseException, *, notify: bool = True) -> None:
+        if self._failure is None:
+            self._failure = exc
+            if notify:
+                self.log.error("channel_failed", error=str(exc))
+        current = self._current
+        if current is not None and not current.final.done():
+            current.final.set_exception(exc)
+        if self._abandoned_done is not None:
+            self._abandoned_done.set()
+        if notify:
+            self._on_failure(exc)
+
+    # -- exchanges -------------------------------------------------------------
+
+    def deadline_for(self, command: cmd.Command, payload_size: int = 0) -> float:
+        """The seconds allowed for ``command``: its maximum response time plus margin."""
+        return command.timeout + self._margin
+
+    async def execute(
+        self,
+        command: cmd.Command,
+        payload: bytes | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ExchangeResult:
+        """Run one command exchange and return its successful result.
+
+        Args:
+            command: the command to send.
+            payload: data for the ``>`` prompt or the ``CONNECT`` data phase.
+            timeout: override of the command's deadline in seconds.
+
+        Raises:
+            CommandError: the modem answered with a failure result.
+            CommandTimeout: no final result in time.
+            ModemUnavailable: the port failed or the channel is closed.
+        """
+        self._check_usable()
+        if (command.expects_prompt or command.expects_connect) and payload is None:
+            raise LocalProtocolError(f"{command.at_name} needs a payload")
+        await self._lock.acquire()
+        self._handed_over = False
+        try:
+            self._check_usable()
+            response = await self._exchange_locked(command, payload, timeout)
+            if isinstance(response, ev.CommandSucceeded):
+                return ExchangeResult(response.result, response.lines, response.payload)
+            if isinstance(response, ev.CommandFailed):
+                raise await self._describe_failure_locked(command, response)
+            raise RemoteProtocolError(f"unexpected response {type(response).__name__}")
+        finally:
+            if self._handed_over:
+                self._handed_over = False
+            else:
+                self._lock.release()
+
+    def _check_usable(self) -> None:
+        if self._failure is not None:
+            raise ModemUnavailable(f"the modem channel is down: {self._failure}") from self._failure
+
+    async def _exchange_locked(
+        self, command: cmd.Command, payload: bytes | None, timeout: float | None
+    ) -> ev.Response:
+        deadline = self.deadline_for(command) if timeout is None else timeout
+        exchange = _Exchange(command, payload, asyncio.get_running_loop())
+        self._current = exchange
+        try:
+            self._port.write(self._core.send(command))
+            if self._wire_trace:
+                _wire.debug("tx", line=_redacted_line(command))
+            async with asyncio.timeout(deadline):
+                return await exchange.final
+        except TimeoutError:
+            self._abandon(exchange, deadline)
+            raise CommandTimeout(command.at_name, deadline) from None
+        except asyncio.CancelledError:
+            if not exchange.final.done():
+                self._abandon(exchange, deadline)
+            raise
+        finally:
+            self._current = None
+
+    async def _describe_failure_locked(self, command: cmd.Command, failure: ev.CommandFailed) -> CommandError:
+        code, text = failure.code, failure.text
+        if code is not None and not text:
+            text = error_text(code)
+        if (
+            failure.result == "ERROR"
+            and code is None
+            and command.at_name.startswith(("AT+QSSL", "AT+QI"))
+            and not isinstance(command, cmd.QueryError)
+        ):
+            # SSL Application Note §5: the detail of an ERROR is AT+QIGETERROR,
+            # asked while the lock is still held so no other command intervenes.
+            query = cmd.QueryError()
+            with contextlib.suppress(RemoteProtocolError, CommandError):
+                response = await self._exchange_locked(query, None, None)
+                if isinstance(response, ev.CommandSucceeded):
+                    for info in response.lines:
+                        code, text = cmd.parse_qiget_error(info)
+        return CommandError(command.at_name, failure.result, code, text)
+
+    def _abandon(self, exchange: _Exchange, deadline: float) -> None:
+        """Hand the lock to a finisher that waits out the abandoned command."""
+        self._core.abandon_command()
+        self._current = None
+        self._handed_over = True
+        done = asyncio.Event()
+        self._abandoned_done = done
+        self.log.info("command_abandoned", command=exchange.command.at_name)
+
+        async def finish() -> None:
+            try:
+                try:
+                    async with asyncio.timeout(deadline + QUIET_PERIOD):
+                        await done.wait()
+                except TimeoutError:
+                    self._core.clear_abandoned()
+            finally:
+                self._abandoned_done = None
+                self._lock.release()
+
+        task = asyncio.get_running_loop().create_task(finish(), name="quectel-aio-abandon")
+        self._finishers.add(task)
+        task.add_done_callback(self._finishers.discard)
+
+    # -- tracing -----------------------------------------------------------------
+
+    def _show(self, data: bytes) -> str:
+        return data.hex() if self._trace_payloads else f"<{len(data)} bytes redacted>"
+
+    def _trace_event(self, event: ev.Event) -> None:
+        fields: dict[str, Any] = {"event": type(event).__name__}
+        if isinstance(event, ev.CommandSucceeded):
+            fields.update(result=event.result, lines=len(event.lines))
+            if event.payload is not None:
+                fields["payload"] = self._show(event.payload)
+        elif isinstance(event, ev.CommandFailed):
+            fields.update(result=event.result, code=event.code)
+        elif isinstance(event, ev.SslDataPushed):
+            fields.update(client_id=event.client_id, payload=self._show(event.data))
+        elif isinstance(event, ev.UnknownUrc):
+            fields["line"] = event.line.encode("ascii", "backslashreplace").decode("ascii")[:120]
+        else:
+            for name in ("client_id", "error", "context_id"):
+                if hasattr(event, name):
+                    fields[name] = getattr(event, name)
+        _wire.debug("rx", **fields)

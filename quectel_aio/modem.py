@@ -1,0 +1,649 @@
+"""The :class:`Modem`: lifecycle, PDP contexts, files and SSL sockets.
+
+Theory of operation
+-------------------
+``async with Modem.open(url) as modem`` opens the port, starts the single
+reader (see :mod:`quectel_aio._channel`), probes the module with ``AT`` until it
+answers, turns echo off and selects numeric error codes, so nothing depends on
+the module's factory settings.
+
+SSL sockets are opened by :meth:`Modem.open_connection` (streams) or
+:meth:`Modem.create_connection` (transport and protocol). For each one the
+modem picks a free client ID (0-11) and an SSL context (0-5) whose settings
+match the :class:`SSLConfig`; it uploads the CA once (content-addressed file
+name, size and XOR checksum verified), writes every ``AT+QSSLCFG`` item,
+**reads every item back**, and only then sends ``AT+QSSLOPEN``.
+
+Module restarts are detected by ``RDY``. A restart starts a new *boot epoch*:
+every socket of the old epoch fails with :class:`SocketBroken`, echo is turned
+off again, and no socket opens until its SSL context has been written and read
+back in the new epoch (the module forgets QSSLCFG on restart, falling back to
+no server verification).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import ipaddress
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+
+from . import _commands as cmd
+from . import _events as ev
+from ._channel import AtChannel
+from ._errors import (
+    CommandError,
+    CommandTimeout,
+    LocalProtocolError,
+    ModemUnavailable,
+    QuectelError,
+    RemoteProtocolError,
+    SocketBroken,
+    SocketOpenError,
+)
+from ._grammar import MAX_CLIENT_ID, MAX_SSL_CONTEXT_ID, error_text, validate_hostname
+from ._ports import Port, open_port
+from ._ufs import ModuleFile, delete_file, list_files, upload_file
+from .ssl_config import SSLConfig
+from .transport import AccessMode, ModemSocketTransport
+
+__all__ = ["Modem", "PdpContext"]
+
+_log = structlog.get_logger("quectel_aio.modem")
+
+_MODES: dict[str, AccessMode] = {"buffer": AccessMode.BUFFER, "push": AccessMode.PUSH}
+
+
+@dataclass(frozen=True, slots=True)
+class PdpContext:
+    """An activated PDP context, from ``AT+QIACT?``."""
+
+    context_id: int
+    state: int
+    context_type: int
+    addresses: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _SslContextSlot:
+    key: tuple[tuple[str, int | str], ...]
+    epoch: int
+    users: set[int]
+
+
+class Modem:
+    """One Quectel EC200U / EG91xU module on a serial port.
+
+    Use :meth:`Modem.open`; the constructor is internal.
+    """
+
+    def __init__(
+        self,
+        port: Port,
+        *,
+        margin: float = 2.0,
+        wire_trace: bool = False,
+        trace_payloads: bool = False,
+        payload_echo: bool = False,
+        sync_clock: bool = True,
+        urc_port: str | None = None,
+        pdp_context_id: int = 1,
+    ) -> None:
+        self._port = port
+        self._channel = AtChannel(
+            port,
+            self._on_unsolicited,
+            self._on_channel_failure,
+            margin=margin,
+            payload_echo=payload_echo,
+            wire_trace=wire_trace,
+            trace_payloads=trace_payloads,
+        )
+        self._sync_clock = sync_clock
+        self._urc_port = urc_port
+        self._default_pdp = pdp_context_id
+        self._sockets: dict[int, ModemSocketTransport] = {}
+        self._reserved: set[int] = set()
+        self._socket_pdp: dict[int, int] = {}
+        self._opening: dict[int, asyncio.Future[int]] = {}
+        self._contexts: dict[int, _SslContextSlot] = {}
+        self._epoch = 0
+        self._clock_epoch = -1
+        self._setup_lock = asyncio.Lock()
+        self._reinit_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.log = _log.bind(port=port.name)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        url: str,
+        *,
+        baudrate: int = 115200,
+        rtscts: bool = False,
+        backend: str = "auto",
+        margin: float = 2.0,
+        wire_trace: bool = False,
+        trace_payloads: bool = False,
+        payload_echo: bool = False,
+        sync_clock: bool = True,
+        urc_port: str | None = None,
+        pdp_context_id: int = 1,
+        probe_attempts: int = 10,
+    ) -> AsyncIterator[Modem]:
+        """Open the modem on ``url`` and initialise it.
+
+        Args:
+            url: a device path (``/dev/ttyUSB2``, a pty) or ``socket://host:port``.
+            baudrate: UART speed (ignored by USB ports and sockets).
+            rtscts: RTS/CTS hardware flow control (recommended on a UART).
+            backend: serial backend: ``"auto"`` (serialx), ``"serialx"`` or
+                ``"pyserial-asyncio"``.
+            margin: seconds added to each command's maximum response time.
+            wire_trace: log command lines and results to ``quectel_aio.wire``
+                (payload bytes and secrets redacted).
+            trace_payloads: also log payload bytes in the wire trace.
+            payload_echo: the module echoes ``AT+QSSLSEND`` payloads.
+            sync_clock: set the module clock (AT+CCLK) from the host's UTC
+                clock before the first verified TLS open of each boot epoch.
+            urc_port: if set, ``AT+QURCCFG="urcport","<port>"`` is sent at
+                start (``"uart1"`` for the main UART, ``"usbat"`` for USB).
+            pdp_context_id: PDP context used by sockets unless pinned.
+            probe_attempts: how many ``AT`` probes to try at start.
+
+        Yields:
+            The initialised :class:`Modem`; it is closed on exit.
+
+        Raises:
+            ModemUnavailable: the port cannot be opened or the module does
+                not answer.
+            LocalProtocolError: invalid arguments.
+        """
+        if urc_port is not None and urc_port not in ("uart1", "usbat", "usbmodem", "all"):
+            raise LocalProtocolError(f"unknown urc_port {urc_port!r}")
+        port = await open_port(url, baudrate=baudrate, rtscts=rtscts, backend=backend)
+        modem = cls(
+            port,
+            margin=margin,
+            wire_trace=wire_trace,
+            trace_payloads=trace_payloads,
+            payload_echo=payload_echo,
+            sync_clock=sync_clock,
+            urc_port=urc_port,
+            pdp_context_id=pdp_context_id,
+        )
+        try:
+            modem._channel.start()
+            await modem._initialise(probe_attempts)
+        except BaseException:
+            await modem.aclose()
+            raise
+        try:
+            yield modem
+        finally:
+            await modem.aclose()
+
+    async def _initialise(self, probe_attempts: int = 10) -> None:
+        for attempt in range(probe_attempts):
+            try:
+                await self._channel.execute(cmd.Attention(), timeout=1.0)
+                break
+            except (CommandTimeout, CommandError):
+                self.log.info("probe_unanswered", attempt=attempt + 1)
+        else:
+            raise ModemUnavailable(f"no answer to AT on {self._port.name} after {probe_attempts} probes")
+        await self._channel.execute(cmd.SetEcho(False))
+        await self._channel.execute(cmd.SetErrorFormat(1))
+        if self._urc_port is not None:
+            await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
+        self.log.info("modem_ready", epoch=self._epoch)
+
+    async def aclose(self) -> None:
+        """Close every socket (``AT+QSSLCLOSE``), then the port. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        transports = list(self._sockets.values())
+        for transport in transports:
+            transport.close()
+        for transport in transports:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(15):
+                    await transport._wait_finished()
+        if self._reinit_task is not None:
+            self._reinit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, QuectelError):
+                await self._reinit_task
+        for future in self._opening.values():
+            if not future.done():
+                future.cancel()
+        await self._channel.aclose()
+        for transport in list(self._sockets.values()):
+            transport._broken(ModemUnavailable("the modem was closed"))
+
+    @property
+    def boot_epoch(self) -> int:
+        """How many module restarts (``RDY``) were seen since opening."""
+        return self._epoch
+
+    # -- unsolicited events ---------------------------------------------------------------
+
+    def _on_unsolicited(self, event: ev.Unsolicited) -> None:
+        if isinstance(event, ev.SslDataAvailable):
+            transport = self._sockets.get(event.client_id)
+            if transport is not None:
+                transport._data_available()
+        elif isinstance(event, ev.SslDataPushed):
+            transport = self._sockets.get(event.client_id)
+            if transport is not None:
+                transport._data_pushed(event.data)
+            else:
+                self.log.warning("push_for_unknown_socket", client_id=event.client_id, size=len(event.data))
+        elif isinstance(event, ev.SslClosed):
+            transport = self._sockets.get(event.client_id)
+            if transport is not None:
+                transport._remote_close()
+        elif isinstance(event, ev.SslOpened):
+            waiter = self._opening.get(event.client_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event.error)
+            elif event.error == 0 and event.client_id not in self._sockets:
+                # A late success for an abandoned open: close it, never leak it.
+                self.log.info("closing_late_open", client_id=event.client_id)
+                self._background(self._close_orphan(event.client_id))
+        elif isinstance(event, ev.PdpDeactivated):
+            self.log.warning("pdp_deactivated", context_id=event.context_id)
+            for client_id, transport in list(self._sockets.items()):
+                if self._socket_pdp.get(client_id) == event.context_id:
+                    transport._broken(SocketBroken(f"PDP context {event.context_id} was deactivated"))
+        elif isinstance(event, ev.ModemReady):
+            self._on_restart()
+        elif isinstance(event, ev.UnknownUrc):
+            self.log.debug("urc_ignored", line=event.line[:80].encode("ascii", "backslashreplace").decode())
+
+    def _on_restart(self) -> None:
+        self._epoch += 1
+        self.log.warning("modem_restarted", epoch=self._epoch)
+        error = SocketBroken("the module restarted (RDY); its SSL sockets are gone")
+        for transport in list(self._sockets.values()):
+            transport._broken(error)
+        for waiter in self._opening.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._contexts.clear()
+        if not self._closed:
+            self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
+
+    async def _reinitialise(self) -> None:
+        try:
+            async with self._setup_lock:
+                await self._initialise()
+        except QuectelError as exc:
+            self.log.error("reinitialise_failed", error=str(exc))
+
+    def _on_channel_failure(self, exc: BaseException) -> None:
+        error = exc if isinstance(exc, ModemUnavailable) else ModemUnavailable(str(exc))
+        for transport in list(self._sockets.values()):
+            transport._broken(error)
+        for waiter in self._opening.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _close_orphan(self, client_id: int) -> None:
+        with contextlib.suppress(QuectelError):
+            await self._channel.execute(cmd.SslClose(client_id))
+
+    # -- raw commands ----------------------------------------------------------------------
+
+    async def command(self, line: str, *, timeout: float = 5.0) -> list[str]:
+        """Send one raw AT command and return its information lines.
+
+        Args:
+            line: the command, e.g. ``"AT+CSQ"`` (printable ASCII, no CR/LF).
+            timeout: seconds to wait for the final result.
+
+        Raises:
+            LocalProtocolError: the line is not a single printable command.
+            CommandError: the modem answered ``ERROR`` / ``+CME ERROR``.
+            CommandTimeout: no final result in time.
+        """
+        result = await self._channel.execute(cmd.Raw(line, timeout), timeout=timeout)
+        return list(result.lines)
+
+    # -- PDP -----------------------------------------------------------------------------------
+
+    async def activate_pdp(
+        self,
+        context_id: int = 1,
+        *,
+        apn: str = "",
+        username: str = "",
+        password: str = "",
+        authentication: int = 0,
+        context_type: int = 1,
+    ) -> PdpContext:
+        """Configure (``AT+QICSGP``) and activate (``AT+QIACT``) a PDP context.
+
+        An already active context is left as it is.
+
+        Returns:
+            The active context with its address(es).
+
+        Raises:
+            LocalProtocolError: invalid APN, credentials or IDs (nothing is sent).
+            CommandError: the module refused (codes from AT+QIGETERROR).
+        """
+        configure = cmd.ConfigurePdp(context_id, apn, username, password, authentication, context_type)
+        for context in await self.pdp_contexts():
+            if context.context_id == context_id:
+                return context
+        await self._channel.execute(configure)
+        await self._channel.execute(cmd.ActivatePdp(context_id))
+        for context in await self.pdp_contexts():
+            if context.context_id == context_id:
+                return context
+        raise CommandError("AT+QIACT", "OK", None, f"context {context_id} is not active after AT+QIACT")
+
+    async def deactivate_pdp(self, context_id: int = 1) -> None:
+        """Deactivate a PDP context (``AT+QIDEACT``); its sockets close."""
+        await self._channel.execute(cmd.DeactivatePdp(context_id))
+
+    async def pdp_contexts(self) -> list[PdpContext]:
+        """The activated PDP contexts (``AT+QIACT?``)."""
+        result = await self._channel.execute(cmd.QueryPdp())
+        contexts = []
+        for line in result.lines:
+            info = cmd.parse_pdp_line(line)
+            contexts.append(PdpContext(info.context_id, info.state, info.context_type, tuple(info.addresses)))
+        return contexts
+
+    # -- files -------------------------------------------------------------------------------------
+
+    async def upload_file(self, name: str, data: bytes, *, overwrite: bool = False) -> ModuleFile:
+        """Upload ``data`` to the module's UFS, verifying size and XOR checksum.
+
+        Raises:
+            CommandError: refused, or corrupted in transit (the file is deleted).
+        """
+        return await upload_file(self._channel, name, data, overwrite=overwrite)
+
+    async def list_files(self, pattern: str = "*") -> list[ModuleFile]:
+        """List the module's UFS files (``AT+QFLST``)."""
+        return await list_files(self._channel, pattern)
+
+    async def delete_file(self, name: str) -> None:
+        """Delete a UFS file (``AT+QFDEL``)."""
+        await delete_file(self._channel, name)
+
+    async def ssl_state(self, client_id: int | None = None) -> list[cmd.SslStateInfo]:
+        """Socket states reported by ``AT+QSSLSTATE``."""
+        result = await self._channel.execute(cmd.SslState(client_id))
+        return [cmd.parse_ssl_state_line(line) for line in result.lines]
+
+    async def set_clock(self, when: _dt.datetime | None = None) -> None:
+        """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
+        moment = (when or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
+        await self._channel.execute(cmd.SetClock(moment.strftime("%y/%m/%d,%H:%M:%S+00")))
+
+    # -- SSL sockets ---------------------------------------------------------------------------------
+
+    async def open_connection(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl: SSLConfig,
+        mode: Literal["buffer", "push"] = "buffer",
+        client_id: int | None = None,
+        ssl_context_id: int | None = None,
+        pdp_context_id: int | None = None,
+        limit: int = 2**16,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Open a TLS connection through the module and return asyncio streams.
+
+        Args:
+            host: server host name (sent for SNI and verified) or IP address.
+            port: server TCP port.
+            ssl: the TLS settings the module enforces.
+            mode: ``"buffer"`` (host-paced, backpressure) or ``"push"``.
+            client_id: pin the module client ID (0-11); allocated if None.
+            ssl_context_id: pin the SSL context (0-5); allocated if None.
+            pdp_context_id: PDP context (default: the modem's).
+            limit: StreamReader buffer limit; above it reading pauses.
+
+        Returns:
+            ``(reader, writer)``: a real :class:`asyncio.StreamReader` and
+            :class:`asyncio.StreamWriter`.
+
+        Raises:
+            LocalProtocolError: invalid arguments (nothing is sent).
+            SocketOpenError: the module reported ``+QSSLOPEN: <id>,<err>``
+                (``code`` 579 / 566 for a failed handshake or verification).
+            CommandError, CommandTimeout, ModemUnavailable: see :meth:`command`.
+        """
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport, _ = await self.create_connection(
+            lambda: protocol,
+            host,
+            port,
+            ssl=ssl,
+            mode=mode,
+            client_id=client_id,
+            ssl_context_id=ssl_context_id,
+            pdp_context_id=pdp_context_id,
+        )
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        return reader, writer
+
+    async def create_connection(
+        self,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        host: str,
+        port: int,
+        *,
+        ssl: SSLConfig,
+        mode: Literal["buffer", "push"] = "buffer",
+        client_id: int | None = None,
+        ssl_context_id: int | None = None,
+        pdp_context_id: int | None = None,
+    ) -> tuple[ModemSocketTransport, asyncio.Protocol]:
+        """Open a TLS connection and attach ``protocol_factory()`` to it.
+
+        Mirrors :meth:`asyncio.loop.create_connection`; see
+        :meth:`open_connection` for the arguments and errors.
+        """
+        if not isinstance(ssl, SSLConfig):
+            raise LocalProtocolError("ssl must be a quectel_aio.SSLConfig")
+        if mode not in _MODES:
+            raise LocalProtocolError(f"mode must be one of {sorted(_MODES)} (transparent is not supported yet)")
+        access_mode = _MODES[mode]
+        server = validate_hostname(host)
+        pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
+        host_is_name = not _is_ip(server)
+        # Build the commands now: every argument is validated before a byte is written.
+        ident = self._reserve_client_id(client_id)
+        try:
+            open_command = cmd.SslOpen(pdp, 0, ident, server, port, int(access_mode), ssl.negotiate_time)
+            ctx = await self._prepare_context(ssl, ssl_context_id, host_is_name, ident)
+            open_command = cmd.SslOpen(pdp, ctx, ident, server, port, int(access_mode), ssl.negotiate_time)
+            transport = await self._open_socket(open_command, protocol_factory, (host, port), ctx, access_mode)
+        except BaseException:
+            self._release_client_id(ident)
+            raise
+        return transport, transport.get_protocol()  # type: ignore[return-value]
+
+    def _reserve_client_id(self, requested: int | None) -> int:
+        if requested is not None:
+            if isinstance(requested, bool) or not isinstance(requested, int) or not 0 <= requested <= MAX_CLIENT_ID:
+                raise LocalProtocolError(f"client_id must be 0-{MAX_CLIENT_ID}")
+            if requested in self._reserved:
+                raise LocalProtocolError(f"client_id {requested} is in use")
+            self._reserved.add(requested)
+            return requested
+        for candidate in range(MAX_CLIENT_ID + 1):
+            if candidate not in self._reserved:
+                self._reserved.add(candidate)
+                return candidate
+        raise LocalProtocolError("all 12 client IDs are in use")
+
+    def _release_client_id(self, client_id: int) -> None:
+        self._reserved.discard(client_id)
+        self._sockets.pop(client_id, None)
+        self._socket_pdp.pop(client_id, None)
+        for slot in self._contexts.values():
+            slot.users.discard(client_id)
+
+    async def _prepare_context(
+        self, ssl: SSLConfig, requested: int | None, host_is_name: bool, client_id: int
+    ) -> int:
+        key = ssl.cache_key(host_is_name=host_is_name)
+        async with self._setup_lock:
+            if requested is not None:
+                if isinstance(requested, bool) or not 0 <= requested <= MAX_SSL_CONTEXT_ID:
+                    raise LocalProtocolError(f"ssl_context_id must be 0-{MAX_SSL_CONTEXT_ID}")
+                slot = self._contexts.get(requested)
+                if slot is not None and slot.key != key and slot.users:
+                    raise LocalProtocolError(f"SSL context {requested} is in use with other settings")
+                ctx = requested
+            else:
+                ctx = self._pick_context(key)
+            slot = self._contexts.get(ctx)
+            if slot is None or slot.key != key or slot.epoch != self._epoch:
+                await self._configure_context(ctx, ssl, host_is_name)
+                slot = _SslContextSlot(key, self._epoch, set() if slot is None else slot.users)
+                self._contexts[ctx] = slot
+            slot.users.add(client_id)
+            return ctx
+
+    def _pick_context(self, key: tuple[tuple[str, int | str], ...]) -> int:
+        for ctx, slot in self._contexts.items():
+            if slot.key == key and slot.epoch == self._epoch:
+                return ctx
+        for ctx in range(MAX_SSL_CONTEXT_ID + 1):
+            if ctx not in self._contexts:
+                return ctx
+        for ctx, slot in self._contexts.items():
+            if not slot.users:
+                return ctx
+        raise LocalProtocolError("all 6 SSL contexts are in use with other settings")
+
+    async def _configure_context(self, ctx: int, ssl: SSLConfig, host_is_name: bool) -> None:
+        epoch = self._epoch
+        await self._ensure_credentials(ssl)
+        if ssl.check_time and ssl.seclevel >= 1 and self._sync_clock and self._clock_epoch != epoch:
+            await self.set_clock()
+            self._clock_epoch = epoch
+        settings = ssl.settings(host_is_name=host_is_name)
+        for item, value in settings.items():
+            await self._channel.execute(cmd.SslConfigure(item, ctx, value))
+        # Read every item back: a restart in between would silently reset them.
+        for item, value in settings.items():
+            result = await self._channel.execute(cmd.SslConfigure(item, ctx))
+            actual = None
+            for line in result.lines:
+                actual = cmd.parse_cfg_line(line)[2]
+            if not _same_setting(item, value, actual):
+                raise SocketBroken(
+                    f"SSL context {ctx}: {item} reads back as {actual!r}, expected {value!r} "
+                    "(did the module restart?)"
+                )
+        if epoch != self._epoch:
+            raise SocketBroken("the module restarted while its SSL context was being configured")
+        self.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=ssl.seclevel, epoch=epoch)
+
+    async def _ensure_credentials(self, ssl: SSLConfig) -> None:
+        uploads = [
+            (ssl.ca_path_on_module, ssl.ca_bytes),
+            (ssl.cert_path_on_module, ssl.cert_bytes),
+            (ssl.key_path_on_module, ssl.key_bytes),
+        ]
+        wanted = [(name, data) for name, data in uploads if name is not None and data is not None]
+        if not wanted:
+            return
+        present = {f.name.split(":", 1)[-1]: f.size for f in await list_files(self._channel)}
+        for name, data in wanted:
+            bare = name.split(":", 1)[-1]
+            if present.get(bare) == len(data):
+                continue  # content-addressed name: same name and size means same bytes
+            await upload_file(self._channel, name, data, overwrite=bare in present)
+
+    async def _open_socket(
+        self,
+        command: cmd.SslOpen,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        peername: tuple[str, int],
+        ctx: int,
+        access_mode: AccessMode,
+    ) -> ModemSocketTransport:
+        client_id = command.client_id
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[int] = loop.create_future()
+        self._opening[client_id] = waiter
+        opened = False
+        try:
+            await self._channel.execute(command)
+            timeout = command.timeout + self._channel.deadline_for(cmd.Attention())
+            try:
+                async with asyncio.timeout(timeout):
+                    error = await waiter
+            except TimeoutError:
+                raise CommandTimeout("+QSSLOPEN", timeout) from None
+            if error != 0:
+                raise SocketOpenError(client_id, error, error_text(error))
+            protocol = protocol_factory()
+            transport = ModemSocketTransport(
+                self._channel,
+                protocol,
+                client_id=client_id,
+                ssl_context_id=ctx,
+                peername=peername,
+                access_mode=access_mode,
+                modem=self,
+                on_finished=self._release_client_id,
+            )
+            self._sockets[client_id] = transport
+            self._socket_pdp[client_id] = command.pdp_context_id
+            transport._start()
+            opened = True
+            self.log.info("socket_opened", client_id=client_id, ssl_ctx=ctx, mode=access_mode.name.lower())
+            return transport
+        finally:
+            self._opening.pop(client_id, None)
+            if not opened and not self._closed:
+                # Free the slot on the module: after a failed or timed-out open the
+                # Application Note asks for AT+QSSLCLOSE. Best effort.
+                with contextlib.suppress(QuectelError, RemoteProtocolError):
+                    await asyncio.shield(self._close_orphan(client_id))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _same_setting(item: str, wanted: int | str, actual: object) -> bool:
+    if isinstance(wanted, str) and isinstance(actual, str):
+        return wanted.split(":", 1)[-1] == actual.split(":", 1)[-1]
+    if item == "ciphersuite" and isinstance(actual, str):
+        try:
+            return int(actual, 16) == wanted
+        except ValueError:
+            return False
+    return actual == wanted

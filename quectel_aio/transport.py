@@ -1,0 +1,427 @@
+"""An :class:`asyncio.Transport` over one SSL socket of the module.
+
+Theory of operation
+-------------------
+A :class:`ModemSocketTransport` is created by :meth:`Modem.create_connection`
+after ``+QSSLOPEN: <id>,0``. It runs two small tasks over the shared AT channel:
+
+* **Receive pump** (buffer access mode). A ``+QSSLURC: "recv"`` doorbell wakes
+  it; it then issues ``AT+QSSLRECV=<id>,1500`` until the module answers
+  ``+QSSLRECV: 0`` (the module only rings again after the buffer was found
+  empty). While the protocol has paused reading, no ``AT+QSSLRECV`` is issued:
+  the data stays in the module, whose full buffer closes the TCP window. That
+  is real backpressure. In direct push mode the data arrives inside the URC and
+  is delivered as it comes.
+* **Send pump.** ``write()`` appends to a buffer; the pump sends it in fixed
+  length ``AT+QSSLSEND=<id>,<n>`` chunks of at most 1460 bytes (never the
+  Ctrl+Z form). ``SEND FAIL`` (module buffer full) is retried with bounded
+  exponential back-off; a send whose outcome is unknown (timeout after the
+  payload) fails the connection instead of risking duplicated bytes. Water
+  marks drive ``pause_writing``/``resume_writing`` so ``drain()`` really waits.
+* **Close.** ``+QSSLURC: "closed"`` first lets the receive pump deliver every
+  byte the module still holds, then ``eof_received``, then ``AT+QSSLCLOSE``,
+  then ``connection_lost(None)``. ``close()`` flushes the send buffer first;
+  ``abort()`` drops it. ``connection_lost`` is called exactly once, always
+  through ``loop.call_soon``.
+
+The module cannot half-close a TLS socket, so :meth:`can_write_eof` is False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _commands as cmd
+from ._errors import (
+    CommandError,
+    CommandTimeout,
+    LocalProtocolError,
+    QuectelError,
+    SocketBroken,
+)
+from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
+
+if TYPE_CHECKING:
+    from ._channel import AtChannel
+
+__all__ = ["AccessMode", "ModemSocketTransport"]
+
+
+class AccessMode(enum.IntEnum):
+    """``<access_mode>`` of AT+QSSLOPEN (SSL Application Note §1.4)."""
+
+    #: Data waits in the module until read with AT+QSSLRECV.
+    BUFFER = 0
+    #: Data is pushed inside ``+QSSLURC: "recv",<id>,<len>``.
+    PUSH = 1
+    #: The port becomes a raw pipe for the socket.
+    TRANSPARENT = 2
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+#: Default write buffer high-water mark (asyncio's default).
+DEFAULT_HIGH_WATER = 64 * 1024
+#: First back-off after SEND FAIL, doubled up to ``_SEND_FAIL_MAX_DELAY``.
+_SEND_FAIL_FIRST_DELAY = 0.02
+_SEND_FAIL_MAX_DELAY = 1.0
+
+
+class ModemSocketTransport(asyncio.Transport):
+    """One module SSL socket as an asyncio transport.
+
+    Created by :meth:`quectel_aio.Modem.create_connection`; do not instantiate
+    it directly. ``get_extra_info`` knows ``"peername"``, ``"client_id"``
+    (alias ``"socket_id"``), ``"quectel_ssl_ctx"``, ``"access_mode"``,
+    ``"modem"`` and ``"sslcontext"`` (always ``None``: TLS runs on the module).
+    """
+
+    def __init__(
+        self,
+        channel: AtChannel,
+        protocol: asyncio.Protocol,
+        *,
+        client_id: int,
+        ssl_context_id: int,
+        peername: tuple[str, int],
+        access_mode: AccessMode,
+        modem: object,
+        on_finished: Callable[[int], None],
+        send_fail_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(extra={})
+        self._loop = asyncio.get_running_loop()
+        self._channel = channel
+        self._protocol = protocol
+        self._client_id = client_id
+        self._on_finished = on_finished
+        self._send_fail_timeout = send_fail_timeout
+        self._extra: dict[str, Any] = {
+            "peername": peername,
+            "client_id": client_id,
+            "socket_id": client_id,
+            "quectel_ssl_ctx": ssl_context_id,
+            "access_mode": access_mode,
+            "modem": modem,
+            "sslcontext": None,
+        }
+        self._mode = access_mode
+        self._state = _State.OPEN
+        self._reading = True
+        self._remote_closed = False
+        self._aborted = False
+        self._buffer = bytearray()
+        self._high_water = DEFAULT_HIGH_WATER
+        self._low_water = DEFAULT_HIGH_WATER // 4
+        self._protocol_paused = False
+        self._doorbell = asyncio.Event()
+        self._write_wakeup = asyncio.Event()
+        self._lost_called = False
+        self._error: Exception | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing_task: asyncio.Task[None] | None = None
+        # Whatever arrived before the transport existed is picked up at once.
+        self._doorbell.set()
+
+    # -- startup ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._loop.call_soon(self._protocol.connection_made, self)
+        self._spawn(self._receive_loop(), "recv")
+        self._spawn(self._send_loop(), "send")
+
+    def _spawn(self, coro: Any, what: str) -> None:
+        task = self._loop.create_task(coro, name=f"quectel-aio-{what}-{self._client_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- events from the modem ----------------------------------------------------
+
+    def _data_available(self) -> None:
+        self._doorbell.set()
+
+    def _data_pushed(self, data: bytes) -> None:
+        if self._state is _State.CLOSED or self._aborted:
+            return
+        self._protocol.data_received(data)
+
+    def _remote_close(self) -> None:
+        self._remote_closed = True
+        self._doorbell.set()
+        self._write_wakeup.set()
+
+    def _broken(self, exc: Exception) -> None:
+        """An outside cause (restart, PDP loss, port failure) killed the socket."""
+        if self._state is _State.CLOSED:
+            return
+        self._error = exc
+        self._buffer.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        self._state = _State.CLOSED
+        self._schedule_connection_lost(exc)
+        self._on_finished(self._client_id)
+
+    # -- asyncio.BaseTransport --------------------------------------------------------
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return transport information (see the class docstring)."""
+        return self._extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        """True once :meth:`close` or :meth:`abort` was called or the socket ended."""
+        return self._state is not _State.OPEN
+
+    def close(self) -> None:
+        """Flush buffered writes, then ``AT+QSSLCLOSE``, then ``connection_lost(None)``."""
+        if self._state is not _State.OPEN:
+            return
+        self._state = _State.CLOSING
+        self._write_wakeup.set()
+        self._closing_task = self._loop.create_task(self._close_sequence(flush=True), name="quectel-aio-close")
+
+    def abort(self) -> None:
+        """Drop buffered writes and close at once."""
+        if self._state is _State.CLOSED:
+            return
+        self._aborted = True
+        self._buffer.clear()
+        if self._state is _State.OPEN:
+            self._state = _State.CLOSING
+        self._write_wakeup.set()
+        if self._closing_task is None:
+            self._closing_task = self._loop.create_task(
+                self._close_sequence(flush=False), name="quectel-aio-abort"
+            )
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        """Replace the protocol."""
+        if not isinstance(protocol, asyncio.Protocol):
+            raise TypeError("ModemSocketTransport needs an asyncio.Protocol")
+        self._protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        """Return the current protocol."""
+        return self._protocol
+
+    # -- asyncio.ReadTransport ------------------------------------------------------
+
+    def is_reading(self) -> bool:
+        """True unless reading is paused."""
+        return self._reading and self._state is not _State.CLOSED
+
+    def pause_reading(self) -> None:
+        """Stop issuing ``AT+QSSLRECV``; data waits in the module."""
+        self._reading = False
+
+    def resume_reading(self) -> None:
+        """Resume reading (and check the module for data at once)."""
+        if not self._reading:
+            self._reading = True
+            self._doorbell.set()
+
+    # -- asyncio.WriteTransport -----------------------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` for the send pump.
+
+        Raises:
+            RuntimeError: after :meth:`close` or :meth:`abort`.
+            TypeError: if ``data`` is not bytes-like.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        if self._state is not _State.OPEN:
+            if self._error is not None or self._remote_closed:
+                return  # like asyncio: writes after the connection was lost are dropped
+            raise RuntimeError("write() after close()")
+        if not data:
+            return
+        self._buffer += data
+        self._write_wakeup.set()
+        self._maybe_pause_protocol()
+
+    def writelines(self, list_of_data: Any) -> None:
+        """Queue several buffers."""
+        for data in list_of_data:
+            self.write(data)
+
+    def can_write_eof(self) -> bool:
+        """Always False: the module cannot half-close a TLS socket."""
+        return False
+
+    def write_eof(self) -> None:
+        """Refuse: a half-close is not possible on the module's SSL sockets.
+
+        Raises:
+            LocalProtocolError: always.
+        """
+        raise LocalProtocolError("the module's SSL sockets cannot half-close; use close()")
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes queued and not yet accepted by the module."""
+        return len(self._buffer)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        """Return ``(low, high)`` water marks."""
+        return (self._low_water, self._high_water)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """Set the water marks (defaults 64 KiB and a quarter of it)."""
+        if high is None:
+            high = DEFAULT_HIGH_WATER if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high_water, self._low_water = high, low
+        self._maybe_pause_protocol()
+
+    # -- flow control towards the protocol -------------------------------------------
+
+    def _maybe_pause_protocol(self) -> None:
+        if len(self._buffer) > self._high_water and not self._protocol_paused:
+            self._protocol_paused = True
+            self._protocol.pause_writing()
+
+    def _maybe_resume_protocol(self) -> None:
+        if self._protocol_paused and len(self._buffer) <= self._low_water:
+            self._protocol_paused = False
+            self._protocol.resume_writing()
+
+    # -- pumps ---------------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        channel, client_id = self._channel, self._client_id
+        try:
+            while True:
+                await self._doorbell.wait()
+                self._doorbell.clear()
+                drained = False
+                if self._mode is AccessMode.BUFFER:
+                    while self._reading and not self._aborted:
+                        result = await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH))
+                        if not result.payload:
+                            drained = True
+                            break
+                        self._protocol.data_received(result.payload)
+                else:
+                    drained = True
+                if self._remote_closed and drained and not self._aborted:
+                    self._finish_remote_close()
+                    return
+        except asyncio.CancelledError:
+            raise
+        except QuectelError as exc:
+            self._fatal(exc)
+
+    def _finish_remote_close(self) -> None:
+        keep_open = self._protocol.eof_received()
+        del keep_open  # the module socket is gone either way
+        self._buffer.clear()
+        if self._state is _State.OPEN:
+            self._state = _State.CLOSING
+        if self._closing_task is None:
+            self._closing_task = self._loop.create_task(
+                self._close_sequence(flush=False), name="quectel-aio-remote-close"
+            )
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                await self._write_wakeup.wait()
+                self._write_wakeup.clear()
+                while self._buffer and not self._aborted and not self._remote_closed:
+                    chunk = bytes(self._buffer[:MAX_SEND_LENGTH])
+                    await self._send_chunk(chunk)
+                    del self._buffer[: len(chunk)]
+                    self._maybe_resume_protocol()
+                if self._state is not _State.OPEN and (not self._buffer or self._aborted):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except QuectelError as exc:
+            self._fatal(exc)
+
+    async def _send_chunk(self, chunk: bytes) -> None:
+        delay = _SEND_FAIL_FIRST_DELAY
+        deadline = self._loop.time() + self._send_fail_timeout
+        while True:
+            try:
+                await self._channel.execute(cmd.SslSend(self._client_id, len(chunk)), chunk)
+                return
+            except CommandTimeout as exc:
+                raise SocketBroken(
+                    f"client {self._client_id}: no answer to AT+QSSLSEND; the chunk's fate is unknown, "
+                    "so the connection is failed rather than risk duplicated bytes"
+                ) from exc
+            except CommandError as exc:
+                if exc.result != "SEND FAIL":
+                    raise SocketBroken(f"client {self._client_id}: send failed: {exc}") from exc
+                if self._loop.time() + delay > deadline:
+                    raise SocketBroken(
+                        f"client {self._client_id}: the module's send buffer stayed full "
+                        f"for {self._send_fail_timeout:g} s (SEND FAIL)"
+                    ) from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _SEND_FAIL_MAX_DELAY)
+
+    async def _close_sequence(self, *, flush: bool) -> None:
+        error: BaseException | None = None
+        try:
+            if flush:
+                send_tasks = [t for t in self._tasks if t.get_name().startswith("quectel-aio-send")]
+                for task in send_tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            for task in list(self._tasks):
+                if task is not asyncio.current_task():
+                    task.cancel()
+            try:
+                await self._channel.execute(cmd.SslClose(self._client_id))
+            except QuectelError as exc:
+                error = exc if self._error is None else None
+        finally:
+            if self._state is not _State.CLOSED:
+                self._state = _State.CLOSED
+                self._schedule_connection_lost(self._error)
+                self._on_finished(self._client_id)
+        del error
+
+    def _fatal(self, exc: Exception) -> None:
+        """A pump failed: the socket is unusable; close it on the module too."""
+        if self._error is None:
+            self._error = exc if isinstance(exc, SocketBroken) else SocketBroken(str(exc))
+            self._error.__cause__ = exc if self._error is not exc else exc.__cause__
+        self._aborted = True
+        self._buffer.clear()
+        if self._state is _State.OPEN:
+            self._state = _State.CLOSING
+        if self._closing_task is None:
+            self._closing_task = self._loop.create_task(
+                self._close_sequence(flush=False), name="quectel-aio-fail-close"
+            )
+
+    def _schedule_connection_lost(self, exc: Exception | None) -> None:
+        if self._lost_called:
+            return
+        self._lost_called = True
+        self._loop.call_soon(self._protocol.connection_lost, exc)
+
+    async def _wait_finished(self) -> None:
+        """Wait until the close sequence (if any) is over; used by the modem on shutdown."""
+        task = self._closing_task
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def __repr__(self) -> str:
+        return f"<ModemSocketTransport client_id={self._client_id} state={self._state.value}>"
