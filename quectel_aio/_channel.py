@@ -206,7 +206,7 @@ class AtChannel:
             return
         current = self._current
         if current is None or not isinstance(event, ev.Response) or event.command is not current.command:
-            self.log.warning("stray_response", event=type(event).__name__)
+            self.log.warning("stray_response", kind=type(event).__name__)
             return
         if isinstance(event, ev.PromptReceived | ev.ConnectReceived):
             payload = current.payload
@@ -355,7 +355,7 @@ class AtChannel:
         return data.hex() if self._trace_payloads else f"<{len(data)} bytes redacted>"
 
     def _trace_event(self, event: ev.Event) -> None:
-        fields: dict[str, Any] = {"event": type(event).__name__}
+        fields: dict[str, Any] = {"kind": type(event).__name__}
         if isinstance(event, ev.CommandSucceeded):
             fields.update(result=event.result, lines=len(event.lines))
             if event.payload is not None:

@@ -89,20 +89,17 @@ async def _serve_https(body: bytes, server_ssl: Any) -> asyncio.Server:
 
 
 async def _emulated(args: argparse.Namespace, steps: _Steps) -> dict[str, Any]:
-    import ssl as _ssl
-
-    from .testing import EmulatorConfig, ModemEmulator
-    from .testing._certs import issue_server_cert, make_ca
+    from .testing import EmulatorConfig, ModemEmulator, issue_server_cert, make_ca, server_ssl_context
 
     body = _demo_body(args.body_size)
 
     async def make_certs() -> tuple[Any, Any]:
-        ca = make_ca()
-        return ca, issue_server_cert(ca, [DEMO_HOST])
+        # RSA keys: the default suite is ECDHE-RSA-AES128-GCM-SHA256.
+        ca = make_ca("quectel-aio demo CA", key_type="rsa")
+        return ca, issue_server_cert(ca, [DEMO_HOST], key_type="rsa")
 
     ca, leaf = await steps.run("create a throwaway CA and a server certificate", make_certs)
-    server_ctx = _ssl.create_default_context(_ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(*leaf.write_files())
+    server_ctx = server_ssl_context(leaf.chain_pem, leaf.key_pem)
 
     async def start_server() -> asyncio.Server:
         return await _serve_https(body, server_ctx)
