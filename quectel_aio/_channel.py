@@ -205,7 +205,12 @@ class AtChannel:
             self._fail(ModemUnavailable(f"the port {self._port.name} reached end of file"))
             return
         current = self._current
-        if current is None or not isinstance(event, ev.Response) or event.command is not current.command:
+        if (
+            current is None
+            or not isinstance(event, ev.Response)
+            or event.command is not current.command
+            or current.final.done()
+        ):
             self.log.warning("stray_response", kind=type(event).__name__)
             return
         if isinstance(event, ev.PromptReceived | ev.ConnectReceived):
@@ -299,7 +304,9 @@ class AtChannel:
             self._abandon(exchange, deadline)
             raise CommandTimeout(command.at_name, deadline) from None
         except asyncio.CancelledError:
-            if not exchange.final.done():
+            # Cancelling the task also cancels the future it awaited, so "done"
+            # alone does not mean the reply arrived.
+            if not exchange.final.done() or exchange.final.cancelled():
                 self._abandon(exchange, deadline)
             raise
         finally:

@@ -51,8 +51,12 @@ def _demo_body(size: int) -> bytes:
     return b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(blocks))[:size]
 
 
-async def _http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str) -> bytes:
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: quectel-aio-demo\r\nConnection: close\r\n\r\n"
+async def _http_get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
+) -> bytes:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: quectel-aio-demo\r\nConnection: close\r\n\r\n"
+    )
     writer.write(request.encode("ascii"))
     await writer.drain()
     return await reader.read()
@@ -169,7 +173,14 @@ async def _hardware(args: argparse.Namespace, steps: _Steps) -> dict[str, Any]:
     if url.query:
         path += "?" + url.query
     return await _client_steps(
-        steps, args.port, args, url.hostname, url.port or 443, path, SSLConfig(cafile=args.cafile), apn=args.apn
+        steps,
+        args.port,
+        args,
+        url.hostname,
+        url.port or 443,
+        path,
+        SSLConfig(cafile=args.cafile),
+        apn=args.apn,
     )
 
 

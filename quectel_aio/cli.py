@@ -125,7 +125,12 @@ async def _run_info(args: argparse.Namespace) -> int:
     async with Modem.open(
         args.port, baudrate=args.baudrate, rtscts=args.rtscts, backend=args.backend, urc_port=args.urc_port
     ) as modem:
-        for key, line in (("identity", "ATI"), ("sim", "AT+CPIN?"), ("signal", "AT+CSQ"), ("pdp", "AT+QIACT?")):
+        for key, line in (
+            ("identity", "ATI"),
+            ("sim", "AT+CPIN?"),
+            ("signal", "AT+CSQ"),
+            ("pdp", "AT+QIACT?"),
+        ):
             try:
                 info[key] = await modem.command(line)
             except QuectelError as exc:

@@ -469,7 +469,9 @@ class Modem:
         if not isinstance(ssl, SSLConfig):
             raise LocalProtocolError("ssl must be a quectel_aio.SSLConfig")
         if mode not in _MODES:
-            raise LocalProtocolError(f"mode must be one of {sorted(_MODES)} (transparent is not supported yet)")
+            raise LocalProtocolError(
+                f"mode must be one of {sorted(_MODES)} (transparent is not supported yet)"
+            )
         access_mode = _MODES[mode]
         server = validate_hostname(host)
         pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
@@ -480,7 +482,9 @@ class Modem:
             open_command = cmd.SslOpen(pdp, 0, ident, server, port, int(access_mode), ssl.negotiate_time)
             ctx = await self._prepare_context(ssl, ssl_context_id, host_is_name, ident)
             open_command = cmd.SslOpen(pdp, ctx, ident, server, port, int(access_mode), ssl.negotiate_time)
-            transport = await self._open_socket(open_command, protocol_factory, (host, port), ctx, access_mode)
+            transport = await self._open_socket(
+                open_command, protocol_factory, (host, port), ctx, access_mode
+            )
         except BaseException:
             self._release_client_id(ident)
             raise
@@ -488,7 +492,11 @@ class Modem:
 
     def _reserve_client_id(self, requested: int | None) -> int:
         if requested is not None:
-            if isinstance(requested, bool) or not isinstance(requested, int) or not 0 <= requested <= MAX_CLIENT_ID:
+            if (
+                isinstance(requested, bool)
+                or not isinstance(requested, int)
+                or not 0 <= requested <= MAX_CLIENT_ID
+            ):
                 raise LocalProtocolError(f"client_id must be 0-{MAX_CLIENT_ID}")
             if requested in self._reserved:
                 raise LocalProtocolError(f"client_id {requested} is in use")

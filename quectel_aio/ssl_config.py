@@ -81,7 +81,9 @@ CIPHER_SUITES: dict[int, str] = {
 ALL_CIPHER_SUITES = 0xFFFF
 
 #: Suites with forward secrecy and no RC4/3DES: the only ones offered by default.
-STRONG_CIPHER_SUITES = frozenset({0xC02F, 0xC030, 0xC023, 0xC024, 0xC027, 0xC028, 0xC009, 0xC00A, 0xC013, 0xC014})
+STRONG_CIPHER_SUITES = frozenset(
+    {0xC02F, 0xC030, 0xC023, 0xC024, 0xC027, 0xC028, 0xC009, 0xC00A, 0xC013, 0xC014}
+)
 
 #: The largest certificate or key file accepted for upload.
 MAX_CREDENTIAL_SIZE = 64 * 1024

@@ -186,7 +186,9 @@ class ModemSocketTransport(asyncio.Transport):
             return
         self._state = _State.CLOSING
         self._write_wakeup.set()
-        self._closing_task = self._loop.create_task(self._close_sequence(flush=True), name="quectel-aio-close")
+        self._closing_task = self._loop.create_task(
+            self._close_sequence(flush=True), name="quectel-aio-close"
+        )
 
     def abort(self) -> None:
         """Drop buffered writes and close at once."""

@@ -1,0 +1,98 @@
+"""Fixtures for driver tests: the emulator on a real pty, a TLS echo server, leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from quectel_aio import Modem, SSLConfig
+from quectel_aio.testing import (
+    CertificateAuthority,
+    EmulatorConfig,
+    IssuedCert,
+    ModemEmulator,
+    TlsTestServer,
+    make_ca,
+    start_tls_echo_server,
+)
+
+ECHO_HOST = "echo.test"
+
+
+def _open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_fds() -> Iterator[None]:
+    before = _open_fds()
+    yield
+    gc.collect()
+    leaked = {fd for fd in _open_fds() - before if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not leaked, {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked}
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    yield
+    for _ in range(3):
+        await asyncio.sleep(0)
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    assert not others, others
+
+
+@pytest.fixture(scope="session")
+def ca() -> CertificateAuthority:
+    return make_ca("driver test CA", key_type="rsa")
+
+
+@pytest.fixture(scope="session")
+def untrusted_ca() -> CertificateAuthority:
+    return make_ca("an untrusted CA", key_type="rsa")
+
+
+@pytest.fixture(scope="session")
+def server_cert(ca: CertificateAuthority) -> IssuedCert:
+    return ca.issue_server_cert([ECHO_HOST, "localhost"], key_type="rsa")
+
+
+@pytest.fixture
+def ssl_config(ca: CertificateAuthority) -> SSLConfig:
+    return SSLConfig(cafile=ca.cert_pem)
+
+
+@pytest.fixture
+async def echo_server(server_cert: IssuedCert) -> AsyncIterator[TlsTestServer]:
+    async with await start_tls_echo_server(server_cert.chain_pem, server_cert.key_pem) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"})
+
+
+@pytest.fixture
+async def emulator(emulator_config: EmulatorConfig) -> AsyncIterator[ModemEmulator]:
+    emu = ModemEmulator(emulator_config)
+    try:
+        yield emu
+    finally:
+        await emu.aclose()
+
+
+@pytest.fixture
+async def device(emulator: ModemEmulator) -> AsyncIterator[str]:
+    async with emulator.serve_pty() as path:
+        yield path
+
+
+@pytest.fixture
+async def modem(device: str) -> AsyncIterator[Modem]:
+    async with Modem.open(device, margin=3.0) as opened:
+        await opened.activate_pdp(1, apn="internet")
+        yield opened

@@ -1,0 +1,187 @@
+"""End to end: driver on a real pty, emulator on the master, real TLS to a loopback echo server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+
+import pytest
+
+from quectel_aio import Modem, SocketOpenError, SSLConfig
+from quectel_aio.testing import CertificateAuthority, ModemEmulator, TlsTestServer
+
+from .conftest import ECHO_HOST
+
+MIB = 1024 * 1024
+
+
+async def _pump(writer: asyncio.StreamWriter, data: bytes, chunk: int) -> None:
+    for offset in range(0, len(data), chunk):
+        writer.write(data[offset : offset + chunk])
+        await writer.drain()
+
+
+async def test_streams_one_mib_each_way_sha256_equal(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    assert isinstance(reader, asyncio.StreamReader)
+    assert isinstance(writer, asyncio.StreamWriter)
+    data = os.urandom(MIB)
+    sender = asyncio.create_task(_pump(writer, data, 7919))
+    received = await reader.readexactly(len(data))
+    await sender
+    assert hashlib.sha256(received).hexdigest() == hashlib.sha256(data).hexdigest()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_payloads_holding_protocol_tokens_arrive_unchanged(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    files_before = dict(emulator.files)
+    tokens = [
+        b"\r\nOK\r\n",
+        b'\r\n+QSSLURC: "closed",0\r\n',
+        b"\r\n> ",
+        b"\x1a",
+        b"\x1b",
+        b"+++",
+        b"\r\nSEND OK\r\n",
+        b"\r\n+QSSLRECV: 9\r\n",
+        b'AT+QFDEL="*"\r',
+        b"\r\nRDY\r\n",
+        b"\r\nERROR\r\n",
+        b"\x00\xff",
+    ]
+    for token in tokens:
+        for payload in (token, b"x" * 1459 + token, token * 200):
+            writer.write(payload)
+            await writer.drain()
+            assert await reader.readexactly(len(payload)) == payload
+    assert emulator.files == files_before
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_four_sockets_at_once(modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig) -> None:
+    async def session(index: int) -> str:
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        data = os.urandom(64 * 1024 + index)
+        sender = asyncio.create_task(_pump(writer, data, 4000))
+        echoed = await reader.readexactly(len(data))
+        await sender
+        writer.close()
+        await writer.wait_closed()
+        assert echoed == data
+        return str(writer.get_extra_info("client_id"))
+
+    ids = await asyncio.gather(*(session(i) for i in range(4)))
+    assert sorted(ids) == ["0", "1", "2", "3"]
+    assert await modem.ssl_state() == []
+
+
+async def test_server_close_delivers_every_byte_then_eof(
+    modem: Modem, emulator: ModemEmulator, server_cert: object, ssl_config: SSLConfig
+) -> None:
+    from quectel_aio.testing import start_tls_server
+
+    body = os.urandom(200_000)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(body)
+        await writer.drain()
+        writer.close()
+
+    from quectel_aio.testing import server_ssl_context
+
+    cert = server_cert
+    ctx = server_ssl_context(cert.chain_pem, cert.key_pem)  # type: ignore[attr-defined]
+    async with await start_tls_server(ctx, handler) as server:
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config)
+        received = await reader.read()
+        assert received == body
+        assert reader.at_eof()
+        writer.close()
+        await writer.wait_closed()
+    assert any(entry.name == "+QSSLCLOSE" for entry in emulator.command_log)
+
+
+async def test_untrusted_ca_fails_with_the_modules_code(
+    modem: Modem, echo_server: TlsTestServer, untrusted_ca: CertificateAuthority
+) -> None:
+    with pytest.raises(SocketOpenError) as info:
+        await modem.open_connection(ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=untrusted_ca.cert_pem))
+    assert info.value.code == 579
+    assert "SSL handshake fail" in str(info.value)
+    # The failed client ID is free again.
+    assert await modem.ssl_state() == []
+
+
+async def test_socket_opens_with_verified_settings_read_back(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    client_id, settings = emulator.opened_with[-1]
+    assert client_id == writer.get_extra_info("client_id")
+    assert settings.seclevel == 1
+    assert settings.sni == 1
+    assert settings.sslversion == 3
+    assert settings.ignorelocaltime == 0
+    assert echo_server.server_names[-1] == ECHO_HOST
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_ca_uploaded_once_and_reused(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    for _ in range(2):
+        _, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        writer.close()
+        await writer.wait_closed()
+    uploads = [entry for entry in emulator.command_log if entry.name == "+QFUPL"]
+    assert len(uploads) == 1
+    files = await modem.list_files()
+    assert [f.size for f in files] == [len(ssl_config.ca_bytes or b"")]
+
+
+async def test_push_mode_round_trip(modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig) -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="push")
+    data = os.urandom(100_000)
+    sender = asyncio.create_task(_pump(writer, data, 1460))
+    assert await reader.readexactly(len(data)) == data
+    await sender
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_backpressure_stops_qsslrecv_while_reader_is_full(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, limit=4096)
+    data = os.urandom(200_000)
+    writer.write(data)
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    transport = writer.transport
+    assert not transport.is_reading()  # type: ignore[attr-defined]
+    before = sum(1 for e in emulator.command_log if e.name == "+QSSLRECV")
+    await asyncio.sleep(0.3)
+    after = sum(1 for e in emulator.command_log if e.name == "+QSSLRECV")
+    assert after == before  # nothing is pulled from the module while the reader is over its limit
+    assert await reader.readexactly(len(data)) == data
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_raw_command_and_typed_error(modem: Modem) -> None:
+    lines = await modem.command("ATI")
+    assert lines[0] == "Quectel"
+    from quectel_aio import CommandError
+
+    with pytest.raises(CommandError) as info:
+        await modem.command("AT+QSSLSTATE=99")
+    assert info.value.command == "AT+QSSLSTATE=99" or info.value.result == "ERROR"
