@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -84,10 +85,8 @@ async def _serve_https(body: bytes, server_ssl: Any) -> asyncio.Server:
             pass
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
     return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ssl)
 

@@ -225,7 +225,7 @@ class Port(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (the API bounds writes)
+    async def drain(self, timeout: float | None = None) -> None:
         """Wait until the write buffer is below its low-water mark.
 
         Args:
@@ -338,7 +338,7 @@ class _TransportPort(Port):
         except Exception as exc:  # the backends raise their own exception types
             raise ModemUnavailable(f"{self.name}: write failed: {_describe(exc)}") from exc
 
-    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (the API bounds writes)
+    async def drain(self, timeout: float | None = None) -> None:
         proto = self._protocol
         self._check_writable()
         if not proto.write_paused:

@@ -13,6 +13,7 @@ never stays on the module.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from . import _commands as cmd
@@ -87,10 +88,8 @@ async def upload_file(channel: AtChannel, name: str, data: bytes, *, overwrite: 
             size, checksum = cmd.parse_qfupl_line(line)
     expected = checksum_xor16(data)
     if size != len(data) or checksum != expected:
-        try:
+        with contextlib.suppress(QuectelError):
             await delete_file(channel, name)
-        except QuectelError:
-            pass
         if size is None:
             raise RemoteProtocolError("AT+QFUPL succeeded without a +QFUPL line")
         raise CommandError(

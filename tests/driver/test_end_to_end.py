@@ -123,7 +123,7 @@ async def test_untrusted_ca_fails_with_the_modules_code(
 async def test_socket_opens_with_verified_settings_read_back(
     modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
 ) -> None:
-    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    _reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
     client_id, settings = emulator.opened_with[-1]
     assert client_id == writer.get_extra_info("client_id")
     assert settings.seclevel == 1
