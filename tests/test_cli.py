@@ -1,0 +1,73 @@
+"""The command line: demo in-process, emulate as a subprocess, argument errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from quectel_aio.cli import main
+
+
+def test_cli_demo_runs_a_verified_request(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json", "demo", "--body-size", "20000"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["status"] == "HTTP/1.1 200 OK"
+    assert result["body_bytes"] == 20000
+    assert result["verified"] is True
+    assert result["sha256"] == result["expected_sha256"]
+    steps = [step["step"] for step in result["steps"]]
+    assert any("verified TLS" in step for step in steps)
+
+
+def test_cli_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--body-size", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "status: HTTP/1.1 200 OK" in out
+    assert "1000 bytes, sha256" in out
+    assert "matches the server's body" in out
+
+
+def test_cli_at_needs_a_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["at", "AT"])
+    assert info.value.code == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_cli_at_reports_a_missing_device(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["at", "--port", "/dev/does-not-exist-quectel", "AT"]) == 2
+    assert "ModemUnavailable" in capsys.readouterr().err
+
+
+def test_cli_emulate_prints_the_pty_first_and_answers_at() -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quectel_aio", "emulate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline().decode().strip()
+        assert first.startswith("PTY /dev/pts/"), first
+        path = first.split(" ", 1)[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "quectel_aio", "--json", "at", "--port", path, "ATI"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["results"][0]["lines"][0] == "Quectel"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
