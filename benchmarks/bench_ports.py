@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import tty
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -286,16 +286,16 @@ async def bench_memory(total: int, repeat: int) -> dict[str, Any]:
         await b.aclose()
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mib", type=int, default=32, help="MiB per measurement")
+    parser.add_argument("--mib", type=float, default=32, help="MiB per measurement")
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    total = args.mib * 1024 * 1024
+    args = parser.parse_args(argv)
+    total = int(args.mib * 1024 * 1024)
 
     rows = asyncio.run(bench(total, args.repeat))
 
-    print(f"{args.mib} MiB per run, median of {args.repeat} (best in brackets)")
+    print(f"{args.mib:g} MiB per run, median of {args.repeat} (best in brackets)")
     print(f"{'backend':<22} {'dir':<6} {'MB/s':>16} {'calls':>8} {'B/call':>8}")
     for row in rows:
         speed = f"{row['mb_per_s_median']:.1f} ({row['mb_per_s_best']:.1f})"
