@@ -185,3 +185,74 @@ async def test_raw_command_and_typed_error(modem: Modem) -> None:
     with pytest.raises(CommandError) as info:
         await modem.command("AT+QSSLSTATE=99")
     assert info.value.command == "AT+QSSLSTATE=99" or info.value.result == "ERROR"
+
+
+@pytest.mark.parametrize("backend", ["serialx", "pyserial-asyncio"])
+async def test_each_serial_backend_carries_a_session(
+    backend: str, device: str, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with Modem.open(device, backend=backend) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        data = os.urandom(50_000)
+        writer.write(data)
+        await writer.drain()
+        assert await reader.readexactly(len(data)) == data
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_socket_url_reaches_an_emulator_served_over_tcp(
+    emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with (
+        emulator.serve_socket("127.0.0.1", 0) as (host, port),
+        Modem.open(f"socket://{host}:{port}") as modem,
+    ):
+        await modem.activate_pdp(1, apn="internet")
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        writer.write(b"over tcp")
+        await writer.drain()
+        assert await reader.readexactly(8) == b"over tcp"
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_transport_contract_basics(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    events: list[str] = []
+    got_data = asyncio.Event()
+    lost = asyncio.get_running_loop().create_future()
+
+    class Recorder(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            events.append("made")
+
+        def data_received(self, data: bytes) -> None:
+            events.append("data")
+            got_data.set()
+
+        def eof_received(self) -> bool | None:
+            events.append("eof")
+            return None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            events.append("lost")
+            lost.set_result(exc)
+
+    transport, _ = await modem.create_connection(Recorder, ECHO_HOST, echo_server.port, ssl=ssl_config)
+    assert transport.get_extra_info("sslcontext") is None
+    assert transport.get_extra_info("peername") == (ECHO_HOST, echo_server.port)
+    assert not transport.can_write_eof()
+    transport.write(b"ping")
+    await asyncio.wait_for(got_data.wait(), 10)
+    transport.close()
+    assert transport.is_closing()
+    with pytest.raises(RuntimeError):
+        transport.write(b"late")
+    assert await lost is None
+    await asyncio.sleep(0.05)
+    assert events[0] == "made"
+    assert events.count("lost") == 1
+    assert events[-1] == "lost"
