@@ -171,5 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QuectelError as exc:
         print(f"quectel-aio: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except (OSError, ValueError, TimeoutError) as exc:
+        print(f"quectel-aio {args.command} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
