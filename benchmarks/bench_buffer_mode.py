@@ -32,9 +32,11 @@ Ratios are stack / raw of the same direction, taken per repetition (the two
 runs are adjacent in time) and then the median. ``cycle µs`` is the run time
 divided by the number of ``AT+QSSLRECV`` / ``AT+QSSLSEND`` commands the
 emulator logged during the run (``B/cmd`` is the payload per command).
-``CPU s/MB`` is client-process CPU per 10^6 payload bytes; the emulator
-process's CPU (emulator, TLS server, including connection open and close) is
-reported in the JSON. MB means 10^6 bytes.
+``CPU s/MB`` is client-process CPU per 10^6 payload bytes. ``host µs`` and
+``emu µs`` split the cycle: client-process CPU and emulator-process CPU
+(emulator and TLS server, including connection open and close) per command;
+a cycle is a strict ping-pong, so what is left of it is wake-up latency.
+MB means 10^6 bytes.
 """
 
 from __future__ import annotations
@@ -513,6 +515,13 @@ def summarize(samples: dict[str, list[Sample]], total: int) -> dict[str, dict[st
             row["bytes_per_command"] = round(total / commands, 1)
             row["cycle_us"] = round(statistics.median(s.seconds / s.commands * 1e6 for s in runs), 1)
             row["emulator_cpu_s_per_mb"] = round(statistics.median(s.emulator_cpu / mb for s in runs), 4)
+            # The cycle is a strict ping-pong, so it splits into client CPU, emulator CPU and wake-ups.
+            row["client_cpu_us_per_command"] = round(
+                statistics.median(s.cpu / s.commands * 1e6 for s in runs), 1
+            )
+            row["emulator_cpu_us_per_command"] = round(
+                statistics.median(s.emulator_cpu / s.commands * 1e6 for s in runs), 1
+            )
         out[name] = row
     return out
 
@@ -523,13 +532,14 @@ def print_table(results: dict[str, dict[str, Any]], mib: float, repeat: int, bac
         f"median of {repeat}, backend {backend}, emulator in its own process"
     )
     print(
-        f"{'path':<28} {'MB/s':>8} {'ratio':>6} {'CPU s/MB':>9} {'commands':>9} {'B/cmd':>7} {'cycle µs':>9}"
+        f"{'path':<28} {'MB/s':>8} {'ratio':>6} {'CPU s/MB':>9} {'commands':>9} {'B/cmd':>7} {'cycle µs':>9} {'host µs':>8} {'emu µs':>7}"
     )
     for name, (label, base) in ROWS.items():
         row = results[name]
         ratio = f"{row['ratio_to_' + base]:.3f}" if base else "1"
         extra = (
             f" {row['commands']:>9g} {row['bytes_per_command']:>7.0f} {row['cycle_us']:>9.1f}"
+            f" {row['client_cpu_us_per_command']:>8.1f} {row['emulator_cpu_us_per_command']:>7.1f}"
             if "commands" in row
             else ""
         )

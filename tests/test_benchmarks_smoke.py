@@ -40,4 +40,6 @@ def test_buffer_mode_benchmark_writes_positive_figures(
         assert row["commands"] >= row["min_commands"] > 0
         assert row["cycle_us"] > 0
         assert row["bytes_per_command"] > 0
+        assert row["client_cpu_us_per_command"] >= 0
+        assert row["emulator_cpu_us_per_command"] >= 0
     assert "stack recv" in capsys.readouterr().out
