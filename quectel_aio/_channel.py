@@ -301,13 +301,13 @@ class AtChannel:
             async with asyncio.timeout(deadline):
                 return await exchange.final
         except TimeoutError:
-            self._abandon(exchange, deadline)
+            self._abandon(exchange, deadline, "timeout")
             raise CommandTimeout(command.at_name, deadline) from None
         except asyncio.CancelledError:
             # Cancelling the task also cancels the future it awaited, so "done"
             # alone does not mean the reply arrived.
             if not exchange.final.done() or exchange.final.cancelled():
-                self._abandon(exchange, deadline)
+                self._abandon(exchange, deadline, "cancelled")
             raise
         finally:
             self._current = None
@@ -332,14 +332,16 @@ class AtChannel:
                         code, text = cmd.parse_qiget_error(info)
         return CommandError(command.at_name, failure.result, code, text)
 
-    def _abandon(self, exchange: _Exchange, deadline: float) -> None:
+    def _abandon(self, exchange: _Exchange, deadline: float, reason: str) -> None:
         """Hand the lock to a finisher that waits out the abandoned command."""
         self._core.abandon_command()
         self._current = None
         self._handed_over = True
         done = asyncio.Event()
         self._abandoned_done = done
-        self.log.info("command_abandoned", command=exchange.command.at_name)
+        # A cancelled read at close is routine; a timeout is not.
+        log = self.log.warning if reason == "timeout" else self.log.debug
+        log("command_abandoned", command=exchange.command.at_name, reason=reason)
 
         async def finish() -> None:
             try:
