@@ -111,6 +111,8 @@ class Modem:
         self._reserved: set[int] = set()
         self._socket_pdp: dict[int, int] = {}
         self._opening: dict[int, asyncio.Future[int]] = {}
+        # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
+        self._early: dict[int, list[ev.Unsolicited]] = {}
         self._contexts: dict[int, _SslContextSlot] = {}
         self._epoch = 0
         self._clock_epoch = -1
@@ -237,6 +239,15 @@ class Modem:
     # -- unsolicited events ---------------------------------------------------------------
 
     def _on_unsolicited(self, event: ev.Unsolicited) -> None:
+        if (
+            isinstance(event, ev.SslDataPushed | ev.SslClosed)
+            and event.client_id not in self._sockets
+            and event.client_id in self._opening
+        ):
+            # The socket opened but its transport is not attached yet: keep the
+            # event for it (a peer may send and close right after the handshake).
+            self._early.setdefault(event.client_id, []).append(event)
+            return
         if isinstance(event, ev.SslDataAvailable):
             transport = self._sockets.get(event.client_id)
             if transport is not None:
@@ -626,11 +637,17 @@ class Modem:
             self._sockets[client_id] = transport
             self._socket_pdp[client_id] = command.pdp_context_id
             transport._start()
+            for early in self._early.pop(client_id, []):
+                if isinstance(early, ev.SslDataPushed):
+                    transport._data_pushed(early.data)
+                elif isinstance(early, ev.SslClosed):
+                    transport._remote_close()
             opened = True
             self.log.info("socket_opened", client_id=client_id, ssl_ctx=ctx, mode=access_mode.name.lower())
             return transport
         finally:
             self._opening.pop(client_id, None)
+            self._early.pop(client_id, None)
             if not opened and not self._closed:
                 # Free the slot on the module: after a failed or timed-out open the
                 # Application Note asks for AT+QSSLCLOSE. Best effort.

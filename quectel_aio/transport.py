@@ -128,13 +128,15 @@ class ModemSocketTransport(asyncio.Transport):
         self._error: Exception | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing_task: asyncio.Task[None] | None = None
+        #: Pushed data that arrived before connection_made (None once it ran).
+        self._not_made: list[bytes] | None = []
         # Whatever arrived before the transport existed is picked up at once.
         self._doorbell.set()
 
     # -- startup ----------------------------------------------------------------
 
     def _start(self) -> None:
-        self._loop.call_soon(self._protocol.connection_made, self)
+        self._loop.call_soon(self._connection_made)
         self._spawn(self._receive_loop(), "recv")
         self._spawn(self._send_loop(), "send")
 
@@ -148,8 +150,17 @@ class ModemSocketTransport(asyncio.Transport):
     def _data_available(self) -> None:
         self._doorbell.set()
 
+    def _connection_made(self) -> None:
+        self._protocol.connection_made(self)
+        pending, self._not_made = self._not_made, None
+        for data in pending or ():
+            self._data_pushed(data)
+
     def _data_pushed(self, data: bytes) -> None:
         if self._state is _State.CLOSED or self._aborted:
+            return
+        if self._not_made is not None:
+            self._not_made.append(data)  # data_received only after connection_made
             return
         self._protocol.data_received(data)
 
