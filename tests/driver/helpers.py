@@ -24,7 +24,7 @@ def count(emulator: ModemEmulator, name: str) -> int:
     return sum(1 for entry in emulator.command_log if entry.name == name)
 
 
-def commands(emulator: ModemEmulator, name: str) -> list[tuple[object, ...]]:
+def commands(emulator: ModemEmulator, name: str) -> list[tuple[str | int, ...]]:
     """The parameters of every command named ``name`` the emulator received."""
     return [tuple(entry.params) for entry in emulator.command_log if entry.name == name]
 
