@@ -534,7 +534,11 @@ class Modem:
         key = ssl.cache_key(host_is_name=host_is_name)
         async with self._setup_lock:
             if requested is not None:
-                if isinstance(requested, bool) or not 0 <= requested <= MAX_SSL_CONTEXT_ID:
+                if (
+                    isinstance(requested, bool)
+                    or not isinstance(requested, int)
+                    or not 0 <= requested <= MAX_SSL_CONTEXT_ID
+                ):
                     raise LocalProtocolError(f"ssl_context_id must be 0-{MAX_SSL_CONTEXT_ID}")
                 slot = self._contexts.get(requested)
                 if slot is not None and slot.key != key and slot.users:
