@@ -71,13 +71,14 @@ class ExchangeResult:
 
 
 class _Exchange:
-    __slots__ = ("command", "data_phase", "final", "payload")
+    __slots__ = ("command", "data_phase", "final", "payload", "restarted")
 
     def __init__(self, command: cmd.Command, payload: bytes | None, loop: asyncio.AbstractEventLoop) -> None:
         self.command = command
         self.payload = payload
         self.final: asyncio.Future[ev.Response] = loop.create_future()
         self.data_phase: asyncio.Future[None] | None = None
+        self.restarted = False
 
 
 def _redacted_line(command: cmd.Command) -> str:
@@ -189,6 +190,8 @@ class AtChannel:
         if self._wire_trace:
             self._trace_event(event)
         if isinstance(event, ev.Unsolicited):
+            if isinstance(event, ev.ModemReady):
+                self._fail_in_flight_on_restart()
             self._on_unsolicited(event)
             return
         if isinstance(event, ev.AbandonedPrompt):
@@ -224,6 +227,20 @@ class AtChannel:
             return
         if not current.final.done():
             current.final.set_result(event)
+
+    def _fail_in_flight_on_restart(self) -> None:
+        """``RDY``: the module rebooted, so the command in flight will never be answered.
+
+        Its caller fails at once; the exchange is abandoned with only the quiet
+        period as deadline, so a stray late reply still cannot reach the next
+        command.
+        """
+        current = self._current
+        if current is not None and not current.final.done():
+            current.restarted = True
+            current.final.set_exception(
+                CommandError(current.command.at_name, "RDY", None, "the module restarted before answering")
+            )
 
     # -- failure ---------------------------------------------------------------
 
@@ -300,6 +317,10 @@ class AtChannel:
                 _wire.debug("tx", line=_redacted_line(command))
             async with asyncio.timeout(deadline):
                 return await exchange.final
+        except CommandError:
+            if exchange.restarted:
+                self._abandon(exchange, 0.0, "restart")
+            raise
         except TimeoutError:
             self._abandon(exchange, deadline, "timeout")
             raise CommandTimeout(command.at_name, deadline) from None

@@ -46,8 +46,9 @@ from ._errors import (
     SocketBroken,
     SocketOpenError,
 )
-from ._grammar import MAX_CLIENT_ID, MAX_SSL_CONTEXT_ID, error_text, validate_hostname
+from ._grammar import MAX_CLIENT_ID, error_text, validate_hostname
 from ._ports import Port, open_port
+from ._ssl_contexts import SslContextTable, set_module_clock
 from ._ufs import ModuleFile, delete_file, list_files, upload_file
 from .ssl_config import SSLConfig
 from .transport import AccessMode, ModemSocketTransport
@@ -67,13 +68,6 @@ class PdpContext:
     state: int
     context_type: int
     addresses: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _SslContextSlot:
-    key: tuple[tuple[str, int | str], ...]
-    epoch: int
-    users: set[int]
 
 
 class Modem:
@@ -104,7 +98,6 @@ class Modem:
             wire_trace=wire_trace,
             trace_payloads=trace_payloads,
         )
-        self._sync_clock = sync_clock
         self._urc_port = urc_port
         self._default_pdp = pdp_context_id
         self._sockets: dict[int, ModemSocketTransport] = {}
@@ -113,10 +106,8 @@ class Modem:
         self._opening: dict[int, asyncio.Future[int]] = {}
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
-        self._contexts: dict[int, _SslContextSlot] = {}
+        self._contexts = SslContextTable(self._channel, lambda: self._epoch, sync_clock=sync_clock)
         self._epoch = 0
-        self._clock_epoch = -1
-        self._setup_lock = asyncio.Lock()
         self._reinit_task: asyncio.Task[None] | None = None
         self._closed = False
         self.log = _log.bind(port=port.name)
@@ -291,13 +282,13 @@ class Modem:
         for waiter in self._opening.values():
             if not waiter.done():
                 waiter.set_exception(error)
-        self._contexts.clear()
+        self._contexts.forget_all()
         if not self._closed:
             self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
 
     async def _reinitialise(self) -> None:
         try:
-            async with self._setup_lock:
+            async with self._contexts.lock:
                 await self._initialise()
         except QuectelError as exc:
             self.log.error("reinitialise_failed", error=str(exc))
@@ -407,8 +398,7 @@ class Modem:
 
     async def set_clock(self, when: _dt.datetime | None = None) -> None:
         """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
-        moment = (when or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
-        await self._channel.execute(cmd.SetClock(moment.strftime("%y/%m/%d,%H:%M:%S+00")))
+        await set_module_clock(self._channel, when)
 
     # -- SSL sockets ---------------------------------------------------------------------------------
 
@@ -493,7 +483,7 @@ class Modem:
         ident = self._reserve_client_id(client_id)
         try:
             open_command = cmd.SslOpen(pdp, 0, ident, server, port, int(access_mode), ssl.negotiate_time)
-            ctx = await self._prepare_context(ssl, ssl_context_id, host_is_name, ident)
+            ctx = await self._contexts.prepare(ssl, ssl_context_id, host_is_name, ident)
             open_command = cmd.SslOpen(pdp, ctx, ident, server, port, int(access_mode), ssl.negotiate_time)
             transport = await self._open_socket(
                 open_command, protocol_factory, (host, port), ctx, access_mode
@@ -525,86 +515,7 @@ class Modem:
         self._reserved.discard(client_id)
         self._sockets.pop(client_id, None)
         self._socket_pdp.pop(client_id, None)
-        for slot in self._contexts.values():
-            slot.users.discard(client_id)
-
-    async def _prepare_context(
-        self, ssl: SSLConfig, requested: int | None, host_is_name: bool, client_id: int
-    ) -> int:
-        key = ssl.cache_key(host_is_name=host_is_name)
-        async with self._setup_lock:
-            if requested is not None:
-                if (
-                    isinstance(requested, bool)
-                    or not isinstance(requested, int)
-                    or not 0 <= requested <= MAX_SSL_CONTEXT_ID
-                ):
-                    raise LocalProtocolError(f"ssl_context_id must be 0-{MAX_SSL_CONTEXT_ID}")
-                slot = self._contexts.get(requested)
-                if slot is not None and slot.key != key and slot.users:
-                    raise LocalProtocolError(f"SSL context {requested} is in use with other settings")
-                ctx = requested
-            else:
-                ctx = self._pick_context(key)
-            slot = self._contexts.get(ctx)
-            if slot is None or slot.key != key or slot.epoch != self._epoch:
-                await self._configure_context(ctx, ssl, host_is_name)
-                slot = _SslContextSlot(key, self._epoch, set() if slot is None else slot.users)
-                self._contexts[ctx] = slot
-            slot.users.add(client_id)
-            return ctx
-
-    def _pick_context(self, key: tuple[tuple[str, int | str], ...]) -> int:
-        for ctx, slot in self._contexts.items():
-            if slot.key == key and slot.epoch == self._epoch:
-                return ctx
-        for ctx in range(MAX_SSL_CONTEXT_ID + 1):
-            if ctx not in self._contexts:
-                return ctx
-        for ctx, slot in self._contexts.items():
-            if not slot.users:
-                return ctx
-        raise LocalProtocolError("all 6 SSL contexts are in use with other settings")
-
-    async def _configure_context(self, ctx: int, ssl: SSLConfig, host_is_name: bool) -> None:
-        epoch = self._epoch
-        await self._ensure_credentials(ssl)
-        if ssl.check_time and ssl.seclevel >= 1 and self._sync_clock and self._clock_epoch != epoch:
-            await self.set_clock()
-            self._clock_epoch = epoch
-        settings = ssl.settings(host_is_name=host_is_name)
-        for item, value in settings.items():
-            await self._channel.execute(cmd.SslConfigure(item, ctx, value))
-        # Read every item back: a restart in between would silently reset them.
-        for item, value in settings.items():
-            result = await self._channel.execute(cmd.SslConfigure(item, ctx))
-            actual = None
-            for line in result.lines:
-                actual = cmd.parse_cfg_line(line)[2]
-            if not _same_setting(item, value, actual):
-                raise SocketBroken(
-                    f"SSL context {ctx}: {item} reads back as {actual!r}, expected {value!r} "
-                    "(did the module restart?)"
-                )
-        if epoch != self._epoch:
-            raise SocketBroken("the module restarted while its SSL context was being configured")
-        self.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=ssl.seclevel, epoch=epoch)
-
-    async def _ensure_credentials(self, ssl: SSLConfig) -> None:
-        uploads = [
-            (ssl.ca_path_on_module, ssl.ca_bytes),
-            (ssl.cert_path_on_module, ssl.cert_bytes),
-            (ssl.key_path_on_module, ssl.key_bytes),
-        ]
-        wanted = [(name, data) for name, data in uploads if name is not None and data is not None]
-        if not wanted:
-            return
-        present = {f.name.split(":", 1)[-1]: f.size for f in await list_files(self._channel)}
-        for name, data in wanted:
-            bare = name.split(":", 1)[-1]
-            if present.get(bare) == len(data):
-                continue  # content-addressed name: same name and size means same bytes
-            await upload_file(self._channel, name, data, overwrite=bare in present)
+        self._contexts.release(client_id)
 
     async def _open_socket(
         self,
@@ -667,14 +578,3 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _same_setting(item: str, wanted: int | str, actual: object) -> bool:
-    if isinstance(wanted, str) and isinstance(actual, str):
-        return wanted.split(":", 1)[-1] == actual.split(":", 1)[-1]
-    if item == "ciphersuite" and isinstance(actual, str):
-        try:
-            return int(actual, 16) == wanted
-        except ValueError:
-            return False
-    return actual == wanted

@@ -1,0 +1,166 @@
+"""The six module SSL contexts: which settings each holds, in which boot epoch.
+
+Theory of operation
+-------------------
+An SSL context (0-5) is configured with ``AT+QSSLCFG`` and shared by every
+socket whose :class:`SSLConfig` produces the same settings. The table
+remembers, per context, the settings it holds, the boot epoch in which they
+were written and read back, and the client IDs using it.
+
+Before a socket opens, :meth:`SslContextTable.prepare` picks a context (one
+with the same settings in the current epoch, else a free one, else an unused
+one), uploads missing credentials (content-addressed names: same name and size
+means same bytes; every upload's size and XOR checksum verified), sets the
+module clock when certificate dates are checked, writes every item and **reads
+every item back**. A module restart bumps the epoch: nothing configured before
+it counts, because the module forgets QSSLCFG and falls back to verifying
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import _commands as cmd
+from ._channel import AtChannel
+from ._errors import LocalProtocolError, SocketBroken
+from ._grammar import MAX_SSL_CONTEXT_ID
+from ._ufs import list_files, upload_file
+from .ssl_config import SSLConfig
+
+__all__ = ["SslContextTable", "set_module_clock"]
+
+_SettingsKey = tuple[tuple[str, int | str], ...]
+
+
+@dataclass(slots=True)
+class _Slot:
+    key: _SettingsKey
+    epoch: int
+    users: set[int]
+
+
+async def set_module_clock(channel: AtChannel, when: _dt.datetime | None = None) -> None:
+    """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
+    moment = (when or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
+    await channel.execute(cmd.SetClock(moment.strftime("%y/%m/%d,%H:%M:%S+00")))
+
+
+class SslContextTable:
+    """Allocation and configuration of the module's SSL contexts."""
+
+    def __init__(self, channel: AtChannel, current_epoch: Callable[[], int], *, sync_clock: bool) -> None:
+        self._channel = channel
+        self._current_epoch = current_epoch
+        self._sync_clock = sync_clock
+        self._slots: dict[int, _Slot] = {}
+        self._clock_epoch = -1
+        #: Serialises context setup with re-initialisation after a restart.
+        self.lock = asyncio.Lock()
+
+    def forget_all(self) -> None:
+        """The module restarted: no context holds anything we configured."""
+        self._slots.clear()
+
+    def release(self, client_id: int) -> None:
+        """``client_id`` no longer uses its context."""
+        for slot in self._slots.values():
+            slot.users.discard(client_id)
+
+    async def prepare(self, ssl: SSLConfig, requested: int | None, host_is_name: bool, client_id: int) -> int:
+        """Return a context holding ``ssl``'s settings (verified), reserved for ``client_id``.
+
+        Raises:
+            LocalProtocolError: bad ``requested`` ID, or every context is in use
+                with other settings.
+            SocketBroken: a read-back differed or the module restarted meanwhile.
+        """
+        key = ssl.cache_key(host_is_name=host_is_name)
+        async with self.lock:
+            epoch = self._current_epoch()
+            if requested is not None:
+                if (
+                    isinstance(requested, bool)
+                    or not isinstance(requested, int)
+                    or not 0 <= requested <= MAX_SSL_CONTEXT_ID
+                ):
+                    raise LocalProtocolError(f"ssl_context_id must be 0-{MAX_SSL_CONTEXT_ID}")
+                slot = self._slots.get(requested)
+                if slot is not None and slot.key != key and slot.users:
+                    raise LocalProtocolError(f"SSL context {requested} is in use with other settings")
+                ctx = requested
+            else:
+                ctx = self._pick(key, epoch)
+            slot = self._slots.get(ctx)
+            if slot is None or slot.key != key or slot.epoch != epoch:
+                await self._configure(ctx, ssl, host_is_name, epoch)
+                slot = _Slot(key, epoch, set() if slot is None else slot.users)
+                self._slots[ctx] = slot
+            slot.users.add(client_id)
+            return ctx
+
+    def _pick(self, key: _SettingsKey, epoch: int) -> int:
+        for ctx, slot in self._slots.items():
+            if slot.key == key and slot.epoch == epoch:
+                return ctx
+        for ctx in range(MAX_SSL_CONTEXT_ID + 1):
+            if ctx not in self._slots:
+                return ctx
+        for ctx, slot in self._slots.items():
+            if not slot.users:
+                return ctx
+        raise LocalProtocolError("all 6 SSL contexts are in use with other settings")
+
+    async def _configure(self, ctx: int, ssl: SSLConfig, host_is_name: bool, epoch: int) -> None:
+        channel = self._channel
+        await self._ensure_credentials(ssl)
+        if ssl.check_time and ssl.seclevel >= 1 and self._sync_clock and self._clock_epoch != epoch:
+            await set_module_clock(channel)
+            self._clock_epoch = epoch
+        settings = ssl.settings(host_is_name=host_is_name)
+        for item, value in settings.items():
+            await channel.execute(cmd.SslConfigure(item, ctx, value))
+        # Read every item back: a restart in between would silently reset them.
+        for item, value in settings.items():
+            result = await channel.execute(cmd.SslConfigure(item, ctx))
+            actual: object = None
+            for line in result.lines:
+                actual = cmd.parse_cfg_line(line)[2]
+            if not _same_setting(item, value, actual):
+                raise SocketBroken(
+                    f"SSL context {ctx}: {item} reads back as {actual!r}, expected {value!r} "
+                    "(did the module restart?)"
+                )
+        if epoch != self._current_epoch():
+            raise SocketBroken("the module restarted while its SSL context was being configured")
+        channel.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=ssl.seclevel, epoch=epoch)
+
+    async def _ensure_credentials(self, ssl: SSLConfig) -> None:
+        uploads = [
+            (ssl.ca_path_on_module, ssl.ca_bytes),
+            (ssl.cert_path_on_module, ssl.cert_bytes),
+            (ssl.key_path_on_module, ssl.key_bytes),
+        ]
+        wanted = [(name, data) for name, data in uploads if name is not None and data is not None]
+        if not wanted:
+            return
+        present = {f.name.split(":", 1)[-1]: f.size for f in await list_files(self._channel)}
+        for name, data in wanted:
+            bare = name.split(":", 1)[-1]
+            if present.get(bare) == len(data):
+                continue  # content-addressed name: same name and size means same bytes
+            await upload_file(self._channel, name, data, overwrite=bare in present)
+
+
+def _same_setting(item: str, wanted: int | str, actual: object) -> bool:
+    if isinstance(wanted, str) and isinstance(actual, str):
+        return wanted.split(":", 1)[-1] == actual.split(":", 1)[-1]
+    if item == "ciphersuite" and isinstance(actual, str):
+        try:
+            return int(actual, 16) == wanted
+        except ValueError:
+            return False
+    return actual == wanted
