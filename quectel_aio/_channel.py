@@ -321,14 +321,17 @@ class AtChannel:
             if exchange.restarted:
                 self._abandon(exchange, 0.0, "restart")
             raise
+        except RemoteProtocolError:
+            # The core abandoned the command while resynchronising.
+            self._abandon(exchange, deadline, "protocol error")
+            raise
         except TimeoutError:
             self._abandon(exchange, deadline, "timeout")
             raise CommandTimeout(command.at_name, deadline) from None
         except asyncio.CancelledError:
-            # Cancelling the task also cancels the future it awaited, so "done"
-            # alone does not mean the reply arrived.
-            if not exchange.final.done() or exchange.final.cancelled():
-                self._abandon(exchange, deadline, "cancelled")
+            # The core, not the future, knows whether the reply arrived:
+            # cancelling the task also cancels the future it awaited.
+            self._abandon(exchange, 0.0 if exchange.restarted else deadline, "cancelled")
             raise
         finally:
             self._current = None
@@ -354,8 +357,16 @@ class AtChannel:
         return CommandError(command.at_name, failure.result, code, text)
 
     def _abandon(self, exchange: _Exchange, deadline: float, reason: str) -> None:
-        """Hand the lock to a finisher that waits out the abandoned command."""
-        self._core.abandon_command()
+        """Hand the lock to a finisher that waits out the abandoned command.
+
+        Does nothing when the core already finished the command (its reply
+        arrived before the cancellation took effect).
+        """
+        core = self._core
+        if core.in_flight is exchange.command:
+            core.abandon_command()
+        if core.abandoned is not exchange.command:
+            return
         self._current = None
         self._handed_over = True
         done = asyncio.Event()
