@@ -256,3 +256,22 @@ async def test_transport_contract_basics(
     assert events[0] == "made"
     assert events.count("lost") == 1
     assert events[-1] == "lost"
+
+
+async def test_error_carries_the_qigeterror_code(modem: Modem, emulator: ModemEmulator) -> None:
+    from quectel_aio import CommandError, _commands
+
+    with pytest.raises(CommandError) as info:
+        await modem._channel.execute(_commands.SslRecv(5, 100))
+    assert info.value.result == "ERROR"
+    assert info.value.code is not None
+    assert 550 <= info.value.code <= 579
+    assert info.value.text
+    assert any(entry.name == "+QIGETERROR" for entry in emulator.command_log)
+
+
+async def test_unknown_host_is_a_typed_open_error(modem: Modem, ssl_config: SSLConfig) -> None:
+    with pytest.raises(SocketOpenError) as info:
+        await modem.open_connection("unmapped.example.test", 443, ssl=ssl_config)
+    assert info.value.code == 565
+    assert info.value.text == "DNS parse failed"
