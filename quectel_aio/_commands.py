@@ -28,6 +28,7 @@ This module performs no I/O.
 
 from __future__ import annotations
 
+import abc
 import re
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -120,7 +121,7 @@ def _str(value: object, what: str) -> str:
     return value
 
 
-class Command:
+class Command(abc.ABC):
     """Base class of every command.
 
     Subclasses are frozen dataclasses; see the module docstring for the
@@ -143,9 +144,9 @@ class Command:
         """The module's maximum response time for this exchange, in seconds."""
         return self.max_response_time
 
+    @abc.abstractmethod
     def encode(self) -> bytes:
         """Return the command line, ending in CR."""
-        raise NotImplementedError
 
 
 # ---------------------------------------------------------------------------
