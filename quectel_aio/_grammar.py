@@ -263,6 +263,15 @@ def validate_hostname(host: str) -> str:
     except UnicodeError as exc:
         raise LocalProtocolError(f"host {host!r} is not a valid DNS name") from exc
     ascii_host = ascii_host.rstrip(".")
+    try:
+        round_trip = ascii_host.encode("ascii").decode("idna")
+    except UnicodeError as exc:
+        raise LocalProtocolError(f"host {host!r} is not a valid DNS name") from exc
+    if not candidate.isascii() and round_trip.lower() != candidate.rstrip(".").lower():
+        # IDNA 2003 silently maps some characters (zero-width space, full-width
+        # letters); a name that does not survive the round trip could be a
+        # look-alike of another, so it is refused rather than rewritten.
+        raise LocalProtocolError(f"host {host!r} changes under IDNA mapping; give its exact A-label form")
     if not ascii_host or len(ascii_host) > MAX_HOSTNAME_LENGTH:
         raise LocalProtocolError(f"host {host!r} has an invalid length")
     labels = ascii_host.split(".")

@@ -248,3 +248,21 @@ async def test_upload_corrupted_in_transit_is_deleted_and_raises(
     assert "corrupted" in str(info.value)
     assert "corrupt.bin" not in emulator.files
     assert count(emulator, "+QFDEL") == 1
+
+
+@pytest.mark.parametrize("host", ["a\u200bb.example", "\uff45xample.com", "exa\u00admple.com"])
+def test_hostnames_that_idna_would_silently_rewrite_are_refused(host: str) -> None:
+    from quectel_aio._grammar import validate_hostname
+
+    with pytest.raises(LocalProtocolError, match="IDNA"):
+        validate_hostname(host)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("b\u00fccher.example", "xn--bcher-kva.example"), ("Example.COM", "Example.COM"), ("::1", "::1")],
+)
+def test_valid_hostnames_keep_their_meaning(host: str, expected: str) -> None:
+    from quectel_aio._grammar import validate_hostname
+
+    assert validate_hostname(host) == expected
