@@ -396,6 +396,24 @@ class Modem:
         result = await self._channel.execute(cmd.SslState(client_id))
         return [cmd.parse_ssl_state_line(line) for line in result.lines]
 
+    async def ssl_context_settings(self, ssl_context_id: int) -> dict[str, int | str]:
+        """Read every ``AT+QSSLCFG`` item of one SSL context back from the module.
+
+        Returns:
+            Item name to value (``ciphersuite`` as an int, paths as strings).
+
+        Raises:
+            LocalProtocolError: ``ssl_context_id`` is not 0-5 (nothing is sent).
+        """
+        values: dict[str, int | str] = {}
+        commands = [cmd.SslConfigure(item, ssl_context_id) for item in cmd.SSL_CONFIG_ITEMS]
+        for command in commands:
+            result = await self._channel.execute(command)
+            for line in result.lines:
+                item, _, value = cmd.parse_cfg_line(line)
+                values[item] = value
+        return values
+
     async def set_clock(self, when: _dt.datetime | None = None) -> None:
         """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
         await set_module_clock(self._channel, when)

@@ -275,3 +275,24 @@ async def test_unknown_host_is_a_typed_open_error(modem: Modem, ssl_config: SSLC
         await modem.open_connection("unmapped.example.test", 443, ssl=ssl_config)
     assert info.value.code == 565
     assert info.value.text == "DNS parse failed"
+
+
+async def test_ssl_context_settings_reads_what_the_module_holds(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    factory = await modem.ssl_context_settings(3)
+    assert factory["seclevel"] == 0
+    assert factory["sslversion"] == 4
+    _, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, ssl_context_id=3)
+    held = await modem.ssl_context_settings(3)
+    assert held["seclevel"] == 1
+    assert held["sslversion"] == 3
+    assert held["ciphersuite"] == 0xC02F
+    assert held["sni"] == 1
+    assert held["ignorelocaltime"] == 0
+    assert held["negotiatetime"] == 60
+    assert str(held["cacert"]).endswith(".pem")
+    writer.close()
+    await writer.wait_closed()
+    with pytest.raises(ValueError):
+        await modem.ssl_context_settings(6)
