@@ -12,8 +12,8 @@ Each class also carries the metadata that :class:`ModemConnection` and the
 driver need to run the exchange:
 
 * ``at_name`` - the AT name, for errors and logs (``"AT+QSSLOPEN"``);
-* ``info_prefixes`` - the ``+XXX`` prefixes of information lines that belong
-  to the command; any other ``+XXX:`` line is unsolicited;
+* ``info_prefixes`` - the ``+CMD`` prefixes of information lines that belong
+  to the command; any other ``+CMD:`` line is unsolicited;
 * ``accepts_any_line`` - :class:`Raw` claims every non-URC line;
 * ``expects_prompt`` / ``expects_connect`` - the exchange has a data phase
   opened by ``>`` (``AT+QSSLSEND``) or ``CONNECT`` (``AT+QFUPL``);

@@ -40,7 +40,7 @@ Two byte-level exceptions to line parsing, both only at a line start:
 
 Every complete line is classified in this order: the echo of the last command
 (dropped), ``+QSSLRECV: <n>``, the URCs (``+QSSLURC``, ``+QIURC``,
-``+QSSLOPEN: <id>,<err>``, ``RDY``), final result codes, ``+XXX:`` lines (an
+``+QSSLOPEN: <id>,<err>``, ``RDY``), final result codes, ``+CMD:`` lines (an
 information line only if the command in flight declares the prefix, else
 :class:`UnknownUrc`), then any other line (information of the command in
 flight, else :class:`UnknownUrc`). Only over-long lines, bad length headers

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Commands (:mod:`._commands`) hand their information lines back verbatim in
 :class:`~._events.CommandSucceeded`; the driver turns the ones it needs into
-values with the helpers below. Each helper checks the ``+XXX`` prefix and the
+values with the helpers below. Each helper checks the ``+CMD`` prefix and the
 field count and raises :class:`RemoteProtocolError` on anything malformed, so
 a surprising module answer is an error, never a silently wrong value.
 
