@@ -112,8 +112,8 @@ async def _push_pty(fd: int, total: int, block: bytes) -> None:
         loop.remove_writer(fd)
 
 
-async def _pull_pty(fd: int, total: int) -> None:
-    """Read ``total`` bytes from a non-blocking pty master."""
+async def _pull_pty(fd: int, total: int, start: Callable[[], object] | None = None) -> None:
+    """Read ``total`` bytes from a non-blocking pty master; ``start`` runs once reading is armed."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     got = 0
@@ -129,6 +129,8 @@ async def _pull_pty(fd: int, total: int) -> None:
 
     loop.add_reader(fd, ready)
     try:
+        if start is not None:
+            start()
         await done
     finally:
         loop.remove_reader(fd)
@@ -290,27 +292,8 @@ class Bench:
     # -- baselines ---------------------------------------------------------------
 
     async def raw_read(self, total: int) -> Sample:
-        loop = asyncio.get_running_loop()
-        fd = self.raw_fd
-        done: asyncio.Future[None] = loop.create_future()
-        got = 0
-
-        def ready() -> None:
-            nonlocal got
-            try:
-                got += len(os.read(fd, READ_SIZE))
-            except BlockingIOError:
-                return
-            if got >= total and not done.done():
-                done.set_result(None)
-
         started, cpu = time.perf_counter(), time.process_time()
-        loop.add_reader(fd, ready)
-        self.control.send("push", "raw", total)
-        try:
-            await done
-        finally:
-            loop.remove_reader(fd)
+        await _pull_pty(self.raw_fd, total, lambda: self.control.send("push", "raw", total))
         sample = Sample(time.perf_counter() - started, time.process_time() - cpu)
         await self._expect_done()
         return sample

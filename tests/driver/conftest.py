@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -23,26 +20,9 @@ from quectel_aio.testing import (
 ECHO_HOST = "echo.test"
 
 
-def _open_fds() -> set[int]:
-    return {int(fd) for fd in os.listdir("/proc/self/fd")}
-
-
 @pytest.fixture(autouse=True)
-def no_leaked_fds() -> Iterator[None]:
-    before = _open_fds()
-    yield
-    gc.collect()
-    leaked = {fd for fd in _open_fds() - before if os.path.exists(f"/proc/self/fd/{fd}")}
-    assert not leaked, {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked}
-
-
-@pytest.fixture(autouse=True)
-async def no_leaked_tasks() -> AsyncIterator[None]:
-    yield
-    for _ in range(3):
-        await asyncio.sleep(0)
-    others = asyncio.all_tasks() - {asyncio.current_task()}
-    assert not others, others
+def leak_checks(no_leaked_fds: None, no_leaked_tasks: None) -> None:
+    """Every test here must leave no file descriptor and no task behind."""
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,25 +16,9 @@ ALL_BACKENDS = ["serialx", "pyserial-asyncio", "socket", "memory"]
 SERIAL_BACKENDS = ["serialx", "pyserial-asyncio"]
 
 
-def _open_fds() -> set[int]:
-    return {int(fd) for fd in os.listdir("/proc/self/fd")}
-
-
 @pytest.fixture(autouse=True)
-def no_leaked_fds() -> Iterator[None]:
-    before = _open_fds()
-    yield
-    gc.collect()
-    leaked = {fd for fd in _open_fds() - before if os.path.exists(f"/proc/self/fd/{fd}")}
-    assert not leaked, {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked}
-
-
-@pytest.fixture(autouse=True)
-async def no_leaked_tasks() -> AsyncIterator[None]:
-    yield
-    await asyncio.sleep(0)
-    others = asyncio.all_tasks() - {asyncio.current_task()}
-    assert not others, others
+def leak_checks(no_leaked_fds: None, no_leaked_tasks: None) -> None:
+    """Every test here must leave no file descriptor and no task behind."""
 
 
 @pytest.fixture
