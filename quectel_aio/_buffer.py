@@ -90,6 +90,15 @@ class ReceiveBuffer:
         """Return up to ``count`` bytes from the front without removing them."""
         return bytes(self._data[self._start : self._start + count])
 
+    def find(self, sub: bytes) -> int:
+        """Index of the first occurrence of ``sub`` (relative to the front), or -1."""
+        index = self._data.find(sub, self._start)
+        return index - self._start if index >= 0 else -1
+
+    def tail(self, count: int) -> bytes:
+        """Return up to ``count`` bytes from the end without removing them."""
+        return bytes(self._data[max(self._start, len(self._data) - count) :])
+
     def skip_line_endings(self) -> None:
         """Remove leading CR and LF bytes."""
         data = self._data

@@ -52,6 +52,11 @@ class Command(abc.ABC):
         """The module's maximum response time for this exchange, in seconds."""
         return self.max_response_time
 
+    @property
+    def transparent_client(self) -> int | None:
+        """The client ID whose transparent session a ``CONNECT`` of this command opens."""
+        return None
+
     @abc.abstractmethod
     def encode(self) -> bytes:
         """Return the command line, ending in CR."""

@@ -98,6 +98,7 @@ __all__ = [
     "SslSend",
     "SslState",
     "SslStateInfo",
+    "ReturnOnline",
     "SwitchAccessMode",
     "parse_cfg_line",
     "parse_clock_line",
@@ -113,6 +114,21 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # General commands
 # ---------------------------------------------------------------------------
+
+
+#: Commands whose data phase the core must know about to stay in step.
+_DATA_PHASE_PREFIXES = ("AT+QSSLSEND=", "AT+QISEND=", "AT+QFUPL=", "ATD")
+
+
+def _data_mode_reason(line: str) -> str | None:
+    """Why a raw line would put the port in a state the core does not track."""
+    if line in ("ATO", "ATO0"):
+        return "enter transparent mode (ATO)"
+    if line.startswith(_DATA_PHASE_PREFIXES):
+        return f"start a data phase ({line.partition('=')[0]})"
+    if line.startswith(("AT+QSSLOPEN=", "AT+QIOPEN=", "AT+QISWTMD=")) and line.endswith(",2"):
+        return "open a socket in transparent mode"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +157,9 @@ class Raw(Command):
         timeout = self.timeout
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
             raise LocalProtocolError("timeout must be a positive number of seconds")
+        reason = _data_mode_reason(line.upper().replace(" ", ""))
+        if reason is not None:
+            raise LocalProtocolError(f"a raw command line cannot {reason}; use the Modem API")
 
     def encode(self) -> bytes:
         return self.line.encode("ascii") + b"\r"
@@ -384,6 +403,10 @@ class SslOpen(Command):
     def timeout(self) -> float:
         return 150.0 + self.negotiate_time
 
+    @property
+    def transparent_client(self) -> int | None:
+        return self.client_id if self.access_mode == 2 else None
+
     def encode(self) -> bytes:
         return format_command(
             "+QSSLOPEN",
@@ -507,5 +530,34 @@ class SwitchAccessMode(Command):
         _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
         _int(self.access_mode, "access_mode", 0, 2)
 
+    @property
+    def transparent_client(self) -> int | None:
+        return self.client_id if self.access_mode == 2 else None
+
     def encode(self) -> bytes:
         return format_command("+QISWTMD", [self.client_id, self.access_mode])
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnOnline(Command):
+    """``ATO``: return to the connection that left transparent mode last.
+
+    The module answers ``CONNECT`` (the port is transparent again) or
+    ``NO CARRIER``. ``client_id`` is that connection, as the driver knows it;
+    it is not part of the command line.
+    """
+
+    client_id: int
+
+    at_name: ClassVar[str] = "ATO"
+    max_response_time: ClassVar[float] = _SHORT
+
+    def __post_init__(self) -> None:
+        _int(self.client_id, "client_id", 0, MAX_CLIENT_ID)
+
+    @property
+    def transparent_client(self) -> int | None:
+        return self.client_id
+
+    def encode(self) -> bytes:
+        return b"ATO\r"

@@ -22,7 +22,14 @@ Two independent pieces of state:
   A :class:`RemoteProtocolError` moves to ERROR until
   :meth:`~ModemConnection.resync`.
 
-* **Parser mode**: LINE or PAYLOAD(n). In LINE mode a line ends at LF; CRs
+* **Transparent mode**: the ``CONNECT`` of a command that opens a transparent
+  session (``AT+QSSLOPEN`` with access mode 2, ``AT+QISWTMD=<id>,2``,
+  ``ATO``) moves to TRANSPARENT and the parser to RAW: every byte is
+  :class:`TransparentData` until an in-band ``NO CARRIER`` (or, after
+  :meth:`~ModemConnection.start_escape`, ``OK``) gives the port back
+  (:class:`TransparentEnded`); see :mod:`._raw_mode` for the limits.
+
+* **Parser mode**: LINE, RAW or PAYLOAD(n). In LINE mode a line ends at LF; CRs
   are stripped and blank lines ignored. Two headers switch to PAYLOAD(n), in
   which exactly ``n`` raw bytes are taken by count, never split or searched:
   ``+QSSLRECV: <n>`` (always, whatever the command state, so a late reply
@@ -54,15 +61,29 @@ it.
 
 from __future__ import annotations
 
-import enum
-import re
-
 from ._buffer import ReceiveBuffer
 from ._commands import Command, FileUpload, SslSend
+from ._core_states import (
+    CME_RE,
+    FINAL_FAILURE,
+    FINAL_SUCCESS,
+    MAX_PAYLOAD_BLOCK,
+    PDPDEACT_RE,
+    PLAIN_URCS,
+    QSSLOPEN_RE,
+    QSSLURC_RE,
+    RECV_HEADER_RE,
+    ConnectionState,
+    ParserMode,
+    decode_line,
+    excerpt,
+    parse_length,
+)
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
     AbandonedPrompt,
+    AbandonedTransparent,
     CommandFailed,
     CommandSucceeded,
     ConnectReceived,
@@ -76,78 +97,14 @@ from ._events import (
     SslDataAvailable,
     SslDataPushed,
     SslOpened,
+    TransparentData,
+    TransparentEnded,
     UnknownUrc,
 )
 from ._grammar import MAX_LINE_LENGTH
+from ._raw_mode import ESCAPE_OK, NO_CARRIER, split_raw
 
 __all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "ConnectionState", "ModemConnection"]
-
-#: Largest data block accepted after a length header. The notes allow 1500
-#: bytes; a little slack tolerates firmware differences while bounding memory.
-MAX_PAYLOAD_BLOCK = 4096
-_MAX_LENGTH_DIGITS = 4
-
-
-class ConnectionState(enum.Enum):
-    """The command state of a :class:`ModemConnection`."""
-
-    #: No command in flight; ``send`` is allowed.
-    IDLE = "idle"
-    #: A command was sent; waiting for its final result.
-    AWAITING_RESPONSE = "awaiting_response"
-    #: ``AT+QSSLSEND`` was sent; waiting for ``>``.
-    AWAITING_PROMPT = "awaiting_prompt"
-    #: The prompt arrived; the driver must call ``send_payload``.
-    SENDING_PAYLOAD = "sending_payload"
-    #: The payload was sent; waiting for ``SEND OK`` / ``SEND FAIL`` / ``ERROR``.
-    AWAITING_SEND_RESULT = "awaiting_send_result"
-    #: ``CONNECT`` of ``AT+QFUPL`` arrived; the driver must call ``send_payload``.
-    DATA_PHASE = "data_phase"
-    #: The command was abandoned; its late replies are swallowed.
-    ABANDONED = "abandoned"
-    #: The module broke the grammar; call ``resync``.
-    ERROR = "error"
-
-
-class _Mode(enum.Enum):
-    LINE = "line"
-    PAYLOAD = "payload"
-
-
-_FINAL_SUCCESS = frozenset({"OK", "SEND OK", "CONNECT"})
-_FINAL_FAILURE = frozenset({"ERROR", "SEND FAIL", "NO CARRIER"})
-#: Non-``+`` lines that are never information lines.
-_PLAIN_URCS = frozenset({"POWERED DOWN", "NORMAL POWER DOWN", "APP RDY"})
-
-_RECV_HEADER_RE = re.compile(r"^\+QSSLRECV:\s*(\d+)\s*$")
-_CME_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$")
-_QSSLURC_RE = re.compile(r'^\+QSSLURC:\s*"(recv|closed)",\s*(\d{1,5})(?:,\s*([^,]*))?\s*$')
-_QSSLOPEN_RE = re.compile(r"^\+QSSLOPEN:\s*(\d{1,5}),\s*(\d{1,5})\s*$")
-_PDPDEACT_RE = re.compile(r'^\+QIURC:\s*"pdpdeact",\s*(\d{1,5})\s*$')
-
-
-def _excerpt(data: bytes | str) -> bytes:
-    raw = data.encode("ascii", "backslashreplace") if isinstance(data, str) else data
-    return raw[:64]
-
-
-def _decode(raw: bytes) -> str:
-    """Decode a line for classification: printable ASCII kept, other bytes escaped."""
-    if raw.isascii():
-        text = raw.decode("ascii")
-        if text.isprintable():
-            return text.strip()
-    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw).strip()
-
-
-def _length(text: str, what: str) -> int:
-    text = text.strip()
-    if not text.isdigit() or not text.isascii() or len(text) > _MAX_LENGTH_DIGITS:
-        raise RemoteProtocolError(f"invalid {what} length", _excerpt(text))
-    value = int(text)
-    if value > MAX_PAYLOAD_BLOCK:
-        raise RemoteProtocolError(f"{what} length {value} exceeds {MAX_PAYLOAD_BLOCK}", _excerpt(text))
-    return value
 
 
 class ModemConnection:
@@ -172,7 +129,7 @@ class ModemConnection:
         # An abandoned command may still produce its prompt / CONNECT.
         self._abandoned_data_phase_pending = False
         # Parser.
-        self._mode = _Mode.LINE
+        self._mode = ParserMode.LINE
         self._payload_needed = 0
         # "hold" (QSSLRECV block of the command), "drop" or "push".
         self._payload_target = "drop"
@@ -185,6 +142,9 @@ class ModemConnection:
         self._discarding = False
         self._eof = False
         self._eof_reported = False
+        # Transparent mode.
+        self._raw_client = -1
+        self._release_tail = False
 
     # ------------------------------------------------------------------
     # Introspection
@@ -206,6 +166,13 @@ class ModemConnection:
     def abandoned(self) -> Command | None:
         """The abandoned command whose late replies are being swallowed."""
         return self._command if self._state is ConnectionState.ABANDONED else None
+
+    @property
+    def transparent_client(self) -> int | None:
+        """The client ID whose transparent session owns the port, if any."""
+        if self._state in (ConnectionState.TRANSPARENT, ConnectionState.ESCAPING):
+            return self._raw_client
+        return None
 
     @property
     def payload_echo(self) -> bool:
@@ -289,6 +256,40 @@ class ModemConnection:
             self._state = ConnectionState.AWAITING_RESPONSE
         return payload
 
+    def send_transparent(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Return socket bytes to write while the port is transparent.
+
+        Raises:
+            LocalProtocolError: the port is not transparent, or an escape is
+                pending (the guard time after ``+++`` must stay silent).
+        """
+        if self._state is not ConnectionState.TRANSPARENT:
+            raise LocalProtocolError(f"the port is not in transparent mode (state {self._state.name})")
+        return bytes(data)
+
+    def start_escape(self) -> bytes:
+        """Return ``+++``, the escape from transparent mode, and wait for ``OK``.
+
+        The driver must keep the guard time of silence before and after it.
+
+        Raises:
+            LocalProtocolError: the port is not transparent.
+        """
+        if self._state is not ConnectionState.TRANSPARENT:
+            raise LocalProtocolError(f"the port is not in transparent mode (state {self._state.name})")
+        self._state = ConnectionState.ESCAPING
+        return b"+++"
+
+    @property
+    def holds_transparent_tail(self) -> bool:
+        """Raw bytes are held back because they may start an in-band result code."""
+        return self._mode is ParserMode.RAW and bool(self._buffer)
+
+    def release_transparent_tail(self) -> None:
+        """Hand the held-back raw tail over as data (the link went idle)."""
+        if self._mode is ParserMode.RAW:
+            self._release_tail = True
+
     def abandon_command(self) -> None:
         """Give up on the command in flight (timeout or cancellation).
 
@@ -325,7 +326,7 @@ class ModemConnection:
         """
         if self._state is not ConnectionState.ERROR:
             return
-        self._mode = _Mode.LINE
+        self._mode = ParserMode.LINE
         self._payload_needed = 0
         self._echo_remaining = 0
         self._discarding = not self._buffer.skip_through_lf()
@@ -383,15 +384,17 @@ class ModemConnection:
     def _step(self) -> Event | NeedData | None:
         """One parsing step: an event, NEED_DATA, or None (progress, no event)."""
         buffer = self._buffer
-        if self._mode is _Mode.PAYLOAD:
+        if self._mode is ParserMode.RAW:
+            return self._raw_step()
+        if self._mode is ParserMode.PAYLOAD:
             block = buffer.maybe_extract_exact(self._payload_needed)
             if block is None:
                 if self._eof:
                     raise RemoteProtocolError(
-                        f"EOF inside a {self._payload_needed}-byte data block", _excerpt(self._payload_header)
+                        f"EOF inside a {self._payload_needed}-byte data block", excerpt(self._payload_header)
                     )
                 return NEED_DATA
-            self._mode = _Mode.LINE
+            self._mode = ParserMode.LINE
             return self._payload_done(block)
         if self._discarding:
             return self._at_end()
@@ -413,15 +416,38 @@ class ModemConnection:
         if line is None:
             if buffer.incomplete_line_too_long(MAX_LINE_LENGTH):
                 raise RemoteProtocolError(
-                    f"line longer than {MAX_LINE_LENGTH} bytes without LF", _excerpt(buffer.peek(64))
+                    f"line longer than {MAX_LINE_LENGTH} bytes without LF", excerpt(buffer.peek(64))
                 )
             return self._at_end()
         if len(line) > MAX_LINE_LENGTH:
-            raise RemoteProtocolError(f"line longer than {MAX_LINE_LENGTH} bytes", _excerpt(line))
-        text = _decode(line.replace(b"\r", b"")[:-1])
+            raise RemoteProtocolError(f"line longer than {MAX_LINE_LENGTH} bytes", excerpt(line))
+        text = decode_line(line.replace(b"\r", b"")[:-1])
         if not text:
             return None
         return self._line(text)
+
+    def _raw_step(self) -> Event | NeedData | None:
+        if not self._buffer:
+            self._release_tail = False
+            return self._at_end()
+        terminators = (NO_CARRIER, ESCAPE_OK) if self._state is ConnectionState.ESCAPING else (NO_CARRIER,)
+        data, terminator = split_raw(self._buffer, terminators, self._release_tail or self._eof)
+        client = self._raw_client
+        if terminator is not None:
+            self._mode = ParserMode.LINE
+            self._state = ConnectionState.IDLE
+            self._release_tail = False
+            return TransparentEnded(client, terminator.strip().decode("ascii"))
+        if data:
+            return TransparentData(client, data)
+        self._release_tail = False
+        return NEED_DATA
+
+    def _enter_raw(self, client_id: int) -> None:
+        self._mode = ParserMode.RAW
+        self._state = ConnectionState.TRANSPARENT
+        self._raw_client = client_id
+        self._release_tail = False
 
     def _at_end(self) -> Event | NeedData | None:
         """Nothing complete is buffered: NEED_DATA, or the EOF handling."""
@@ -432,7 +458,7 @@ class ModemConnection:
             rest = bytes(self._buffer)
             self._buffer.clear()
             self._echo_remaining = 0
-            text = _decode(rest.replace(b"\r", b"").replace(b"\n", b""))
+            text = decode_line(rest.replace(b"\r", b"").replace(b"\n", b""))
             return self._line(text) if text else None
         self._buffer.clear()
         if self._eof_reported:
@@ -474,7 +500,7 @@ class ModemConnection:
         return None
 
     def _start_payload(self, target: str, count: int, header: str) -> None:
-        self._mode = _Mode.PAYLOAD
+        self._mode = ParserMode.PAYLOAD
         self._payload_target = target
         self._payload_needed = count
         self._payload_header = header
@@ -486,16 +512,16 @@ class ModemConnection:
         if first == "+":
             head = text.partition(":")[0]
             if head == "+QSSLRECV":
-                match = _RECV_HEADER_RE.match(text)
+                match = RECV_HEADER_RE.match(text)
                 if match is not None:
-                    return self._recv_header(text, _length(match.group(1), "+QSSLRECV"))
+                    return self._recv_header(text, parse_length(match.group(1), "+QSSLRECV"))
             elif head == "+QSSLURC":
                 return self._qsslurc(text)
             elif head == "+QIURC":
-                match = _PDPDEACT_RE.match(text)
+                match = PDPDEACT_RE.match(text)
                 return PdpDeactivated(int(match.group(1))) if match else UnknownUrc(text)
             elif head == "+QSSLOPEN":
-                match = _QSSLOPEN_RE.match(text)
+                match = QSSLOPEN_RE.match(text)
                 if match is not None:
                     return SslOpened(int(match.group(1)), int(match.group(2)))
             elif head in ("+CME ERROR", "+CMS ERROR"):
@@ -503,9 +529,9 @@ class ModemConnection:
             return self._info(text, head)
         if text == "RDY":
             return ModemReady()
-        if text in _FINAL_SUCCESS or text in _FINAL_FAILURE:
+        if text in FINAL_SUCCESS or text in FINAL_FAILURE:
             return self._final(text)
-        if text in _PLAIN_URCS:
+        if text in PLAIN_URCS:
             return UnknownUrc(text)
         return self._info(text, None)
 
@@ -531,7 +557,7 @@ class ModemConnection:
         return UnknownUrc(text)
 
     def _qsslurc(self, text: str) -> Event | None:
-        match = _QSSLURC_RE.match(text)
+        match = QSSLURC_RE.match(text)
         if match is None:
             return UnknownUrc(text)
         kind, client, extra = match.group(1), int(match.group(2)), match.group(3)
@@ -539,7 +565,7 @@ class ModemConnection:
             return SslClosed(client) if extra is None else UnknownUrc(text)
         if extra is None:
             return SslDataAvailable(client)
-        count = _length(extra, "direct-push")
+        count = parse_length(extra, "direct-push")
         if count == 0:
             return SslDataPushed(client, b"")
         self._start_payload("push", count, text)
@@ -562,6 +588,14 @@ class ModemConnection:
         state = self._state
         if command is None or state is ConnectionState.IDLE:
             return UnknownUrc(text)
+        transparent_client = command.transparent_client
+        if text == "CONNECT" and transparent_client is not None:
+            abandoned = state is ConnectionState.ABANDONED
+            self._finish()
+            self._enter_raw(transparent_client)
+            if abandoned:
+                return AbandonedTransparent(command)
+            return CommandSucceeded(command, text, (), None)
         if text == "CONNECT" and command.expects_connect:
             if state is ConnectionState.ABANDONED:
                 if not self._abandoned_data_phase_pending:
@@ -579,9 +613,9 @@ class ModemConnection:
         lines = tuple(self._lines)
         held = self._held
         self._finish()
-        if text in _FINAL_SUCCESS:
+        if text in FINAL_SUCCESS:
             return CommandSucceeded(command, text, lines, held)
-        match = _CME_RE.match(text)
+        match = CME_RE.match(text)
         if match is None:
             return CommandFailed(command, text, None, "", lines)
         detail = match.group(2).strip()

@@ -38,6 +38,7 @@ from ._commands import Command
 __all__ = [
     "NEED_DATA",
     "AbandonedPrompt",
+    "AbandonedTransparent",
     "CommandFailed",
     "CommandSucceeded",
     "ConnectReceived",
@@ -52,6 +53,8 @@ __all__ = [
     "SslDataAvailable",
     "SslDataPushed",
     "SslOpened",
+    "TransparentData",
+    "TransparentEnded",
     "Unsolicited",
     "UnknownUrc",
 ]
@@ -157,6 +160,39 @@ class AbandonedPrompt(Event):
     """
 
     command: Command
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonedTransparent(Event):
+    """An abandoned command's ``CONNECT`` arrived: the port is transparent.
+
+    The module now forwards every host byte to the socket. The driver must
+    leave transparent mode (``+++``) and close the socket; nothing else may be
+    written until :class:`TransparentEnded`.
+    """
+
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
+class TransparentData(Event):
+    """Raw bytes the module forwarded from a socket in transparent mode."""
+
+    client_id: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TransparentEnded(Event):
+    """Transparent mode ended; the port carries AT commands again.
+
+    ``reason`` is ``"OK"`` (the ``+++`` escape was accepted; the connection
+    stays open in buffer access mode) or ``"NO CARRIER"`` (the connection
+    ended; it waits for ``AT+QSSLCLOSE``).
+    """
+
+    client_id: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,17 @@ class Eof:
     pass
 
 
-Step = Send | Payload | Abandon | Rx | Eof
+@dataclass(frozen=True)
+class Escape:
+    """The host sends ``+++`` to leave transparent mode."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """The link went idle: a held-back raw tail is released as data."""
+
+
+Step = Send | Payload | Abandon | Rx | Eof | Escape | Release
 # Given the received bytes of one Rx step and its offset in the whole
 # received stream, return the chunks to feed.
 Splitter = Callable[[bytes, int], Sequence[bytes]]
@@ -90,6 +100,11 @@ def run(steps: Sequence[Step], splitter: Splitter = whole, *, payload_echo: bool
             assert conn.send_payload(step.data) == step.data
         elif isinstance(step, Abandon):
             conn.abandon_command()
+        elif isinstance(step, Escape):
+            assert conn.start_escape() == b"+++"
+        elif isinstance(step, Release):
+            conn.release_transparent_tail()
+            events.extend(drain(conn))
         elif isinstance(step, Rx):
             for chunk in splitter(step.data, offset):
                 conn.receive_data(chunk)

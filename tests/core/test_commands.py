@@ -283,3 +283,25 @@ def test_parse_small_lines() -> None:
 def test_parse_malformed(parse: object, line: str) -> None:
     with pytest.raises(RemoteProtocolError):
         parse(line)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ATO",
+        "ato0",
+        "AT+QISWTMD=1,2",
+        "AT+QSSLSEND=1,10",
+        'AT+QFUPL="a.pem",10',
+        'AT+QSSLOPEN=1,0,1,"a.test",443,2',
+        "ATD*99#",
+    ],
+)
+def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
+    with pytest.raises(LocalProtocolError, match="Modem API"):
+        c.Raw(line)
+
+
+def test_raw_allows_buffer_mode_open_and_queries() -> None:
+    assert c.Raw('AT+QSSLOPEN=1,0,1,"a.test",443,0').encode().endswith(b",0\r")
+    assert c.Raw("AT+QISWTMD=?").encode() == b"AT+QISWTMD=?\r"
