@@ -111,7 +111,8 @@ def test_partial_terminator_is_held_until_released() -> None:
     assert conn.holds_transparent_tail
     conn.release_transparent_tail()
     assert drain(conn) == [TransparentData(3, b"\r\n")]
-    assert not conn.holds_transparent_tail
+    held: bool = conn.holds_transparent_tail
+    assert not held
     # A release applies to what was held then, not to later bytes.
     conn.receive_data(b"x\r\nNO")
     assert drain(conn) == [TransparentData(3, b"x")]
