@@ -19,6 +19,15 @@ Theory of operation
 * **Timeouts.** Each command's deadline is the spec's maximum response time
   plus ``margin`` (host and USB latency). A timeout abandons the command the
   same way and raises :class:`CommandTimeout`.
+* **Transparent mode.** :meth:`AtChannel.enter_transparent` runs a command
+  that answers ``CONNECT`` (``AT+QSSLOPEN`` mode 2, ``AT+QISWTMD=<id>,2``,
+  ``ATO``) and, on success, keeps the lock: the port is exclusive to that
+  socket until the session ends (``NO CARRIER``, or ``OK`` after
+  :meth:`AtChannel.escape_transparent` sent ``+++`` between two guard times).
+  Commands for other sockets wait for the lock, or raise :class:`PortBusy`
+  when called with ``wait=False``. Raw bytes that may start an in-band result
+  code are held for ``tail_hold`` seconds of silence before they are
+  delivered as data.
 * **Logging.** Lifecycle events go to ``structlog.get_logger("quectel_aio.modem")``.
   The opt-in wire trace (``quectel_aio.wire``) shows command lines and result
   events with payload bytes and secrets redacted unless ``trace_payloads``.
@@ -30,7 +39,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import structlog
 
@@ -42,20 +51,34 @@ from ._errors import (
     CommandTimeout,
     LocalProtocolError,
     ModemUnavailable,
+    PortBusy,
     QuectelError,
     RemoteProtocolError,
 )
 from ._grammar import error_text
 from ._ports import Port
+from ._wire_trace import redacted_line, show, trace_event, wire_log
 
-__all__ = ["AtChannel", "ExchangeResult"]
+__all__ = ["AtChannel", "ExchangeResult", "TransparentSession"]
 
 _log = structlog.get_logger("quectel_aio.modem")
-_wire = structlog.get_logger("quectel_aio.wire")
 
 #: Seconds of silence after an abandoned command's deadline before the channel
 #: is trusted again.
 QUIET_PERIOD = 0.5
+#: Seconds of silence after which raw bytes that could start ``NO CARRIER``
+#: are handed over as data.
+TAIL_HOLD = 0.02
+
+
+class TransparentSession(Protocol):
+    """Receives what the port carries while it is transparent for one socket."""
+
+    def transparent_data(self, data: bytes) -> None:
+        """Raw socket bytes arrived."""
+
+    def transparent_ended(self, reason: str) -> None:
+        """The port is back in command mode (``"OK"`` or ``"NO CARRIER"``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +102,6 @@ class _Exchange:
         self.final: asyncio.Future[ev.Response] = loop.create_future()
         self.data_phase: asyncio.Future[None] | None = None
         self.restarted = False
-
-
-def _redacted_line(command: cmd.Command) -> str:
-    text = command.encode()[:-1].decode("ascii")
-    if isinstance(command, cmd.ConfigurePdp) and command.password:
-        text = text.replace(f'"{command.password}"', '"***"')
-    return text
 
 
 class AtChannel:
@@ -119,6 +135,17 @@ class AtChannel:
         self._failure: BaseException | None = None
         self._closed = False
         self._handed_over = False
+        # Transparent mode.
+        self._session: TransparentSession | None = None
+        self._escape_sent = False
+        self._session_ended: asyncio.Future[str] | None = None
+        self._read_gate = asyncio.Event()
+        self._read_gate.set()
+        self._tail_timer: asyncio.TimerHandle | None = None
+        self._session_owns_lock = False
+        #: Seconds of silence the module needs around ``+++``.
+        self.escape_guard_time = 1.0
+        self.tail_hold = TAIL_HOLD
         self.log = _log.bind(port=port.name)
 
     # -- lifecycle -----------------------------------------------------------
@@ -137,6 +164,8 @@ class AtChannel:
         if self._closed:
             return
         self._closed = True
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
         self._fail(ModemUnavailable("the modem was closed"), notify=False)
         for task in list(self._finishers):
             task.cancel()
@@ -153,13 +182,18 @@ class AtChannel:
 
     async def _read_loop(self) -> None:
         port, core = self._port, self._core
+        gate = self._read_gate
         try:
             while True:
+                if not gate.is_set():
+                    await gate.wait()
                 data = await port.read()
                 if not data:
                     raise ModemUnavailable(f"the port {port.name} reached end of file")
                 core.receive_data(data)
                 self._drain_events()
+                if core.holds_transparent_tail:
+                    self._arm_tail_timer()
         except asyncio.CancelledError:
             raise
         except QuectelError as exc:
@@ -183,12 +217,28 @@ class AtChannel:
             if event is ev.NEED_DATA:
                 break
             self._dispatch(event)
-        if self._abandoned_done is not None and core.abandoned is None:
+        if self._abandoned_done is not None and core.abandoned is None and core.transparent_client is None:
             self._abandoned_done.set()
 
     def _dispatch(self, event: ev.Event) -> None:
         if self._wire_trace:
-            self._trace_event(event)
+            trace_event(event, self._trace_payloads)
+        if isinstance(event, ev.TransparentData):
+            session = self._session
+            if session is not None:
+                session.transparent_data(event.data)
+            else:
+                self.log.warning("transparent_data_dropped", client_id=event.client_id, size=len(event.data))
+            return
+        if isinstance(event, ev.TransparentEnded):
+            self._session_end(event.reason)
+            return
+        if isinstance(event, ev.AbandonedTransparent):
+            self.log.warning("leaving_abandoned_transparent_session", command=event.command.at_name)
+            task = asyncio.get_running_loop().create_task(self._escape_orphan(), name="quectel-aio-escape")
+            self._finishers.add(task)
+            task.add_done_callback(self._finishers.discard)
+            return
         if isinstance(event, ev.Unsolicited):
             if isinstance(event, ev.ModemReady):
                 self._fail_in_flight_on_restart()
@@ -223,7 +273,7 @@ class AtChannel:
                 return
             self._port.write(self._core.send_payload(payload))
             if self._wire_trace:
-                _wire.debug("tx_payload", size=len(payload), data=self._show(payload))
+                wire_log.debug("tx_payload", size=len(payload), data=show(payload, self._trace_payloads))
             return
         if not current.final.done():
             current.final.set_result(event)
@@ -254,6 +304,13 @@ class AtChannel:
             current.final.set_exception(exc)
         if self._abandoned_done is not None:
             self._abandoned_done.set()
+        ended = self._session_ended
+        if ended is not None and not ended.done():
+            ended.set_exception(exc)
+        session, self._session = self._session, None
+        self._read_gate.set()
+        if session is not None:
+            session.transparent_ended("FAILED")
         if notify:
             self._on_failure(exc)
 
@@ -269,6 +326,7 @@ class AtChannel:
         payload: bytes | None = None,
         *,
         timeout: float | None = None,
+        wait: bool = True,
     ) -> ExchangeResult:
         """Run one command exchange and return its successful result.
 
@@ -276,13 +334,17 @@ class AtChannel:
             command: the command to send.
             payload: data for the ``>`` prompt or the ``CONNECT`` data phase.
             timeout: override of the command's deadline in seconds.
+            wait: wait for a transparent session to end (else raise).
 
         Raises:
             CommandError: the modem answered with a failure result.
             CommandTimeout: no final result in time.
             ModemUnavailable: the port failed or the channel is closed.
+            PortBusy: ``wait`` is false and a socket holds the port.
         """
         self._check_usable()
+        if not wait and self._session is not None:
+            raise PortBusy(f"the port is transparent for client {self._core.transparent_client}")
         if (command.expects_prompt or command.expects_connect) and payload is None:
             raise LocalProtocolError(f"{command.at_name} needs a payload")
         await self._lock.acquire()
@@ -314,7 +376,7 @@ class AtChannel:
         try:
             self._port.write(self._core.send(command))
             if self._wire_trace:
-                _wire.debug("tx", line=_redacted_line(command))
+                wire_log.debug("tx", line=redacted_line(command))
             async with asyncio.timeout(deadline):
                 return await exchange.final
         except CommandError:
@@ -390,25 +452,163 @@ class AtChannel:
         self._finishers.add(task)
         task.add_done_callback(self._finishers.discard)
 
-    # -- tracing -----------------------------------------------------------------
+    # -- transparent mode --------------------------------------------------------
 
-    def _show(self, data: bytes) -> str:
-        return data.hex() if self._trace_payloads else f"<{len(data)} bytes redacted>"
+    @property
+    def transparent_client(self) -> int | None:
+        """The client ID that holds the port in transparent mode, if any."""
+        return self._core.transparent_client
 
-    def _trace_event(self, event: ev.Event) -> None:
-        fields: dict[str, Any] = {"kind": type(event).__name__}
-        if isinstance(event, ev.CommandSucceeded):
-            fields.update(result=event.result, lines=len(event.lines))
-            if event.payload is not None:
-                fields["payload"] = self._show(event.payload)
-        elif isinstance(event, ev.CommandFailed):
-            fields.update(result=event.result, code=event.code)
-        elif isinstance(event, ev.SslDataPushed):
-            fields.update(client_id=event.client_id, payload=self._show(event.data))
-        elif isinstance(event, ev.UnknownUrc):
-            fields["line"] = event.line.encode("ascii", "backslashreplace").decode("ascii")[:120]
-        else:
-            for name in ("client_id", "error", "context_id"):
-                if hasattr(event, name):
-                    fields[name] = getattr(event, name)
-        _wire.debug("rx", **fields)
+    async def enter_transparent(
+        self, command: cmd.Command, session: TransparentSession, *, timeout: float | None = None
+    ) -> None:
+        """Run a command that answers ``CONNECT`` and keep the port for ``session``.
+
+        On return the port is transparent: the lock stays held until the
+        session ends, and ``session`` receives every raw byte.
+
+        Raises:
+            LocalProtocolError: ``command`` does not open a transparent session.
+            CommandError: the module refused (``ERROR``, ``NO CARRIER``).
+            CommandTimeout, ModemUnavailable: as for :meth:`execute`.
+        """
+        if command.transparent_client is None:
+            raise LocalProtocolError(f"{command.at_name} does not open a transparent session")
+        self._check_usable()
+        await self._lock.acquire()
+        self._handed_over = False
+        entered = False
+        try:
+            self._check_usable()
+            # Installed before the command: data may follow CONNECT in the same read.
+            self._session = session
+            self._escape_sent = False
+            response = await self._exchange_locked(command, None, timeout)
+            if isinstance(response, ev.CommandSucceeded):
+                if self._session is session:
+                    self._session_owns_lock = True
+                    entered = True
+                    self.log.info("transparent_entered", client_id=command.transparent_client)
+                return
+            if isinstance(response, ev.CommandFailed):
+                raise await self._describe_failure_locked(command, response)
+            raise RemoteProtocolError(f"unexpected response {type(response).__name__}")
+        finally:
+            if not entered:
+                if self._session is session:
+                    self._session = None
+                if self._handed_over:
+                    self._handed_over = False
+                else:
+                    self._lock.release()
+
+    def write_transparent(self, data: bytes) -> None:
+        """Write socket bytes while the port is transparent.
+
+        Raises:
+            LocalProtocolError: the port is not transparent or an escape is pending.
+        """
+        self._check_usable()
+        self._port.write(self._core.send_transparent(data))
+
+    async def drain(self) -> None:
+        """Wait until the port's write buffer has room again."""
+        await self._port.drain()
+
+    def pause_port_reading(self) -> None:
+        """Stop reading the port (transparent mode only: the port is exclusive)."""
+        if self._session is not None:
+            self._read_gate.clear()
+
+    def resume_port_reading(self) -> None:
+        """Read the port again."""
+        self._read_gate.set()
+
+    async def escape_transparent(self) -> str:
+        """Leave transparent mode: silence, ``+++``, silence, then ``OK``.
+
+        Returns:
+            ``"OK"`` (the socket stays open in buffer access mode) or
+            ``"NO CARRIER"`` (the connection ended meanwhile).
+
+        Raises:
+            ModemUnavailable: no answer to ``+++``; the channel is failed,
+                since the port's state is unknown.
+        """
+        if self._core.transparent_client is None:
+            return "NO CARRIER"
+        return await self._escape()
+
+    async def _escape_orphan(self) -> None:
+        with contextlib.suppress(QuectelError):
+            await self._escape()
+
+    async def _escape(self) -> str:
+        core, loop = self._core, asyncio.get_running_loop()
+        guard = self.escape_guard_time
+        silence = guard * 1.1 + 0.01
+        ended: asyncio.Future[str] = loop.create_future()
+        self._session_ended = ended
+        owned = self._session_owns_lock
+        try:
+            with contextlib.suppress(TimeoutError):
+                await self._port.drain(timeout=self._write_timeout)
+                # Silence before: wake early if the connection ends meanwhile.
+                return await asyncio.wait_for(asyncio.shield(ended), silence)
+            if core.transparent_client is None:
+                return "NO CARRIER"
+            self._escape_sent = True
+            self._port.write(core.start_escape())
+            try:
+                async with asyncio.timeout(silence + guard + self._margin):
+                    reason = await asyncio.shield(ended)
+            except TimeoutError:
+                exc = ModemUnavailable(
+                    f"the module did not leave transparent mode after +++ ({guard:g} s guard)"
+                )
+                self._fail(exc)
+                raise exc from None
+        finally:
+            self._session_ended = None
+        if reason == "NO CARRIER" and owned:
+            # The connection ended as +++ went out: the module may hold "+++" as
+            # the start of a command line. One AT exchange flushes it.
+            await self._flush_command_line()
+        return reason
+
+    async def _flush_command_line(self) -> None:
+        self._handed_over = False
+        try:
+            with contextlib.suppress(CommandError, CommandTimeout, RemoteProtocolError):
+                await self._exchange_locked(cmd.Attention(), None, None)
+        finally:
+            if self._handed_over:
+                self._handed_over = False
+            else:
+                self._lock.release()
+
+    def _session_end(self, reason: str) -> None:
+        session, self._session = self._session, None
+        owned, self._session_owns_lock = self._session_owns_lock, False
+        self._read_gate.set()
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
+            self._tail_timer = None
+        ended = self._session_ended
+        if ended is not None and not ended.done():
+            ended.set_result(reason)
+        self.log.info("transparent_ended", reason=reason)
+        if session is not None:
+            session.transparent_ended(reason)
+        if owned and not (self._escape_sent and reason == "NO CARRIER"):
+            self._lock.release()
+
+    def _arm_tail_timer(self) -> None:
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
+        self._tail_timer = asyncio.get_running_loop().call_later(self.tail_hold, self._release_tail)
+
+    def _release_tail(self) -> None:
+        self._tail_timer = None
+        self._core.release_transparent_tail()
+        self._drain_events()

@@ -30,6 +30,7 @@ __all__ = [
     "CommandTimeout",
     "LocalProtocolError",
     "ModemUnavailable",
+    "PortBusy",
     "ProtocolError",
     "QuectelError",
     "RemoteProtocolError",
@@ -128,6 +129,14 @@ class CommandTimeout(QuectelError, TimeoutError):
 
 class ModemUnavailable(QuectelError, ConnectionError):
     """The serial port failed or closed, or the modem restarted."""
+
+
+class PortBusy(QuectelError):
+    """The port is transparent for one socket and the caller asked not to wait.
+
+    While a socket is in transparent access mode the module forwards every
+    byte to it, so no AT command can be sent until it leaves that mode.
+    """
 
 
 class SocketBroken(QuectelError, ConnectionResetError):
