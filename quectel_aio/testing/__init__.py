@@ -44,6 +44,7 @@ from ._servers import (
 )
 from ._ssl_state import CIPHER_SUITES, SslContextSettings
 from ._state import PdpContext
+from ._targets import REQUEST_HEADER, SinkTarget, SourceTarget, StreamTarget, TargetRecord, pattern_bytes
 
 __all__ = [
     "ModemEmulator",
@@ -67,4 +68,10 @@ __all__ = [
     "start_tls_server",
     "start_tls_echo_server",
     "start_https_server",
+    "StreamTarget",
+    "SourceTarget",
+    "SinkTarget",
+    "TargetRecord",
+    "REQUEST_HEADER",
+    "pattern_bytes",
 ]

@@ -6,6 +6,8 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ._targets import StreamTarget
+
 __all__ = ["FACTORY_CLOCK", "EmulatorConfig"]
 
 #: What the module clock reads after boot until ``AT+CCLK`` sets it.
@@ -47,6 +49,10 @@ class EmulatorConfig:
             address (``"127.0.0.1"``) or address and port (``("127.0.0.1",
             8443)``); SNI and certificate checks still use the original name.
             ``"localhost"`` maps to ``127.0.0.1`` unless overridden.
+        targets: maps a server name to an in-process target
+            (:class:`SourceTarget`, :class:`SinkTarget`): the socket connects
+            to it in memory, without TCP or TLS. Takes precedence over
+            ``host_map``.
         allow_non_loopback: allow targets outside 127.0.0.0/8 and ::1.
         command_latency: seconds before each final response.
         urc_after_ok_delay: seconds between a final response and the URCs that
@@ -101,6 +107,7 @@ class EmulatorConfig:
     send_buffer_size: int = 10240
     max_push_chunk: int = 1500
     host_map: Mapping[str, str | tuple[str, int]] = field(default_factory=dict)
+    targets: Mapping[str, StreamTarget] = field(default_factory=dict)
     allow_non_loopback: bool = False
     command_latency: float = 0.0
     urc_after_ok_delay: float = 0.0

@@ -37,6 +37,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ._ssl_state import ALL_CIPHERS, CIPHER_SUITES, SslContextSettings
+from ._targets import find_target
 
 if TYPE_CHECKING:
     from ._config import EmulatorConfig
@@ -346,6 +347,11 @@ class TlsSocket:
 
     async def _open(self) -> int:
         cfg = self._cfg
+        target = find_target(cfg.targets, self.host)
+        if target is not None:  # in process: no TCP, no TLS (see _targets)
+            self.remote_ip = "127.0.0.1"
+            self._reader, self._writer = target.connect()
+            return 0
         try:
             target_host, target_port = resolve_target(
                 self.host, self.port, cfg.host_map, cfg.allow_non_loopback
