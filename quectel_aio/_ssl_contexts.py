@@ -15,6 +15,13 @@ module clock when certificate dates are checked, writes every item and **reads
 every item back**. A module restart bumps the epoch: nothing configured before
 it counts, because the module forgets QSSLCFG and falls back to verifying
 nothing.
+
+Client keys can be ephemeral (``SSLConfig(delete_key_after_handshake=True)``):
+every open that uses such a key holds it from :meth:`SslContextTable.prepare`
+until :meth:`SslContextTable.handshake_over`; the last holder deletes the file
+(``AT+QFDEL``), and the next open uploads it again before its handshake.
+Deletion and re-upload both run under the table lock, so one open's deletion
+cannot pull the key from under another open's handshake.
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from dataclasses import dataclass
 
 from . import _commands as cmd
 from ._channel import AtChannel
-from ._errors import LocalProtocolError, SocketBroken
+from ._errors import LocalProtocolError, QuectelError, SocketBroken
 from ._grammar import MAX_SSL_CONTEXT_ID
-from ._ufs import list_files, upload_file
+from ._ufs import delete_file, list_files, upload_file
 from .ssl_config import SSLConfig
 
 __all__ = ["SslContextTable", "set_module_clock"]
@@ -58,6 +65,10 @@ class SslContextTable:
         self._sync_clock = sync_clock
         self._slots: dict[int, _Slot] = {}
         self._clock_epoch = -1
+        #: client ID -> the ephemeral client key its open holds on the module.
+        self._key_holders: dict[int, str] = {}
+        #: Ephemeral keys: deleted after each handshake, uploaded again before the next.
+        self._ephemeral_keys: set[str] = set()
         #: Serialises context setup with re-initialisation after a restart.
         self.lock = asyncio.Lock()
 
@@ -79,6 +90,12 @@ class SslContextTable:
             SocketBroken: a read-back differed or the module restarted meanwhile.
         """
         key = ssl.cache_key(host_is_name=host_is_name)
+        key_path = ssl.key_path_on_module
+        if ssl.key_bytes is not None and key_path is not None:
+            if ssl.delete_key_after_handshake:
+                self._ephemeral_keys.add(key_path)
+            if key_path in self._ephemeral_keys:
+                self._key_holders[client_id] = key_path
         async with self.lock:
             epoch = self._current_epoch()
             if requested is not None:
@@ -99,8 +116,30 @@ class SslContextTable:
                 await self._configure(ctx, ssl, host_is_name, epoch)
                 slot = _Slot(key, epoch, set() if slot is None else slot.users)
                 self._slots[ctx] = slot
+            elif client_id in self._key_holders:
+                await self._ensure_credentials(ssl)  # an ephemeral key was deleted after use
             slot.users.add(client_id)
             return ctx
+
+    async def handshake_over(self, client_id: int) -> None:
+        """The open of ``client_id`` succeeded or failed: drop its hold on an ephemeral key.
+
+        The last holder deletes the key file from the module. A failed deletion
+        is logged as a warning (the socket itself is fine) and retried after
+        the next handshake that uses the key.
+        """
+        key_path = self._key_holders.pop(client_id, None)
+        if key_path is None or key_path in self._key_holders.values():
+            return
+        async with self.lock:
+            if key_path in self._key_holders.values():
+                return  # another open took the key meanwhile; it deletes it
+            try:
+                await delete_file(self._channel, key_path)
+            except QuectelError as exc:
+                self._channel.log.warning("client_key_not_deleted", file=key_path, error=type(exc).__name__)
+            else:
+                self._channel.log.info("client_key_deleted", file=key_path)
 
     def _pick(self, key: _SettingsKey, epoch: int) -> int:
         for ctx, slot in self._slots.items():
@@ -117,7 +156,7 @@ class SslContextTable:
     async def _configure(self, ctx: int, ssl: SSLConfig, host_is_name: bool, epoch: int) -> None:
         channel = self._channel
         await self._ensure_credentials(ssl)
-        if ssl.check_time and ssl.seclevel >= 1 and self._sync_clock and self._clock_epoch != epoch:
+        if ssl.check_time and ssl.security_level >= 1 and self._sync_clock and self._clock_epoch != epoch:
             await set_module_clock(channel)
             self._clock_epoch = epoch
         settings = ssl.settings(host_is_name=host_is_name)
@@ -136,7 +175,7 @@ class SslContextTable:
                 )
         if epoch != self._current_epoch():
             raise SocketBroken("the module restarted while its SSL context was being configured")
-        channel.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=ssl.seclevel, epoch=epoch)
+        channel.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=int(ssl.security_level), epoch=epoch)
 
     async def _ensure_credentials(self, ssl: SSLConfig) -> None:
         uploads = [

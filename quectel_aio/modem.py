@@ -509,6 +509,8 @@ class Modem:
         except BaseException:
             self._release_client_id(ident)
             raise
+        finally:
+            await self._contexts.handshake_over(ident)  # deletes an ephemeral client key
         return transport, transport.get_protocol()  # type: ignore[return-value]
 
     def _reserve_client_id(self, requested: int | None) -> int:

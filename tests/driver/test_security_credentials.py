@@ -1,0 +1,88 @@
+"""Credentials on the module: host files, bytes and module paths; listing, space, ephemeral keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from quectel_aio import Modem, SocketOpenError, SSLConfig
+from quectel_aio.testing import CertificateAuthority, IssuedCert, ModemEmulator, start_tls_echo_server
+
+from .conftest import ECHO_HOST
+from .helpers import count
+
+
+def _key_files(emulator: ModemEmulator) -> list[str]:
+    return [name for name in emulator.files if name.startswith("key_")]
+
+
+async def _round_trip(modem: Modem, port: int, config: SSLConfig, data: bytes = b"ping") -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, port, ssl=config)
+    writer.write(data)
+    await writer.drain()
+    assert await reader.readexactly(len(data)) == data
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_client_key_is_deleted_after_each_handshake_and_uploaded_again(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    client = ca.issue_client_cert("ephemeral-key-device", key_type="rsa")
+    config = SSLConfig(
+        cafile=ca.cert_pem,
+        certfile=client.cert_pem,
+        keyfile=client.key_pem,
+        delete_key_after_handshake=True,
+    )
+    async with await start_tls_echo_server(
+        server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+    ) as server:
+        await _round_trip(modem, server.port, config)
+        assert _key_files(emulator) == []
+        assert server.peer_certs[-1] is not None
+        # the same context is reused; the key is uploaded again for the next handshake
+        await _round_trip(modem, server.port, config)
+        assert _key_files(emulator) == []
+        assert len(server.peer_certs) == 2
+        assert server.peer_certs[-1] is not None
+    uploads = [e.params[0] for e in emulator.command_log if e.name == "+QFUPL"]
+    assert sum(1 for name in uploads if str(name).startswith("UFS:key_")) == 2
+    assert count(emulator, "+QFDEL") == 2
+    remaining = {f.name.split(":", 1)[-1] for f in await modem.list_files()}
+    assert remaining
+    assert not any(name.startswith("key_") for name in remaining)
+
+
+async def test_concurrent_opens_share_an_ephemeral_key_safely(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    client = ca.issue_client_cert("ephemeral-key-device", key_type="rsa")
+    config = SSLConfig(
+        cafile=ca.cert_pem, certfile=client.cert_pem, keyfile=client.key_pem, delete_key_after_handshake=True
+    )
+    async with await start_tls_echo_server(
+        server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+    ) as server:
+        await asyncio.gather(*(_round_trip(modem, server.port, config, bytes([i]) * 50) for i in range(4)))
+        assert server.accepted == 4
+        assert all(cert is not None for cert in server.peer_certs)
+    assert _key_files(emulator) == []
+
+
+async def test_a_failed_handshake_deletes_the_ephemeral_key_too(
+    modem: Modem, emulator: ModemEmulator, untrusted_ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    client = untrusted_ca.issue_client_cert("stranger", key_type="rsa")
+    config = SSLConfig(
+        cafile=untrusted_ca.cert_pem,
+        certfile=client.cert_pem,
+        keyfile=client.key_pem,
+        delete_key_after_handshake=True,
+    )
+    async with await start_tls_echo_server(server_cert.chain_pem, server_cert.key_pem) as server:
+        with pytest.raises(SocketOpenError):
+            await modem.open_connection(ECHO_HOST, server.port, ssl=config)
+    assert count(emulator, "+QFUPL") == 3
+    assert _key_files(emulator) == []
