@@ -8,11 +8,22 @@ from collections.abc import AsyncIterator
 import pytest
 
 from quectel_aio import Modem, SSLConfig
-from quectel_aio.testing import CertificateAuthority, EmulatorConfig, IssuedCert, ModemEmulator, make_ca
+from quectel_aio.testing import (
+    CertificateAuthority,
+    EmulatorConfig,
+    IssuedCert,
+    ModemEmulator,
+    make_ca,
+    server_ssl_context,
+)
+
+from .web import WebServer
 
 #: Host names the emulator maps to 127.0.0.1; the server certificate covers them.
 PEER_HOST = "peer.test"
 WEB_HOST = "web.test"
+#: Mapped to loopback too, but absent from the server certificate.
+UNCERTIFIED_HOST = "uncertified.test"
 
 
 @pytest.fixture(autouse=True)
@@ -35,19 +46,49 @@ def ssl_config(ca: CertificateAuthority) -> SSLConfig:
     return SSLConfig(cafile=ca.cert_pem)
 
 
+def make_emulator() -> ModemEmulator:
+    """An emulated EC200U that maps the test host names to loopback."""
+    return ModemEmulator(
+        EmulatorConfig(
+            host_map={PEER_HOST: "127.0.0.1", WEB_HOST: "127.0.0.1", UNCERTIFIED_HOST: "127.0.0.1"}
+        )
+    )
+
+
 @contextlib.asynccontextmanager
-async def open_emulated_modem() -> AsyncIterator[Modem]:
-    """An emulated EC200U on a pty (test host names mapped to loopback), opened with PDP 1 active."""
-    emulator = ModemEmulator(EmulatorConfig(host_map={PEER_HOST: "127.0.0.1", WEB_HOST: "127.0.0.1"}))
+async def open_emulated_modem(emulator: ModemEmulator | None = None) -> AsyncIterator[Modem]:
+    """Serve ``emulator`` (or a new one) on a pty and open it with PDP context 1 active."""
+    emu = emulator or make_emulator()
     try:
-        async with emulator.serve_pty() as device, Modem.open(device, margin=3.0) as opened:
+        async with emu.serve_pty() as device, Modem.open(device, margin=3.0) as opened:
             await opened.activate_pdp(1, apn="internet")
             yield opened
     finally:
-        await emulator.aclose()
+        if emulator is None:
+            await emu.aclose()
 
 
 @pytest.fixture
-async def modem() -> AsyncIterator[Modem]:
-    async with open_emulated_modem() as opened:
+async def emulator() -> AsyncIterator[ModemEmulator]:
+    emu = make_emulator()
+    try:
+        yield emu
+    finally:
+        await emu.aclose()
+
+
+@pytest.fixture
+async def modem(emulator: ModemEmulator) -> AsyncIterator[Modem]:
+    async with open_emulated_modem(emulator) as opened:
         yield opened
+
+
+@pytest.fixture
+async def web_server(server_cert: IssuedCert) -> AsyncIterator[WebServer]:
+    async with WebServer(server_ssl_context(server_cert.chain_pem, server_cert.key_pem)) as server:
+        yield server
+
+
+def opened_client_ids(emulator: ModemEmulator) -> list[int]:
+    """Client IDs of every AT+QSSLOPEN the emulator received, in order."""
+    return [int(entry.params[2]) for entry in emulator.command_log if entry.name == "+QSSLOPEN"]
