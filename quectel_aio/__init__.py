@@ -28,7 +28,15 @@ from ._errors import (
 )
 from ._ufs import ModuleFile
 from .modem import Modem, PdpContext
-from .ssl_config import CIPHER_SUITES, SSLConfig, SslVersion
+from .ssl_config import (
+    CIPHER_SUITES,
+    CipherSuite,
+    DtlsVersion,
+    IgnoreCertItem,
+    SecLevel,
+    SSLConfig,
+    SslVersion,
+)
 from .transport import AccessMode, ModemSocketTransport
 
 __version__ = "0.1.0"
@@ -36,8 +44,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessMode",
     "CIPHER_SUITES",
+    "CipherSuite",
     "CommandError",
     "CommandTimeout",
+    "DtlsVersion",
+    "IgnoreCertItem",
     "LocalProtocolError",
     "Modem",
     "ModemSocketTransport",
@@ -49,6 +60,7 @@ __all__ = [
     "QuectelError",
     "RemoteProtocolError",
     "SSLConfig",
+    "SecLevel",
     "SecurityConfigError",
     "SecurityWarning",
     "SocketBroken",
