@@ -51,13 +51,11 @@ from ._ports import Port, open_port
 from ._ssl_contexts import SslContextTable, set_module_clock
 from ._ufs import ModuleFile, delete_file, list_files, upload_file
 from .ssl_config import SSLConfig
-from .transport import AccessMode, ModemSocketTransport
+from .transport import AccessMode, ModemSocketTransport, parse_access_mode
 
 __all__ = ["Modem", "PdpContext"]
 
 _log = structlog.get_logger("quectel_aio.modem")
-
-_MODES: dict[str, AccessMode] = {"buffer": AccessMode.BUFFER, "push": AccessMode.PUSH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +85,7 @@ class Modem:
         sync_clock: bool = True,
         urc_port: str | None = None,
         pdp_context_id: int = 1,
+        escape_guard_time: float = 1.0,
     ) -> None:
         self._port = port
         self._channel = AtChannel(
@@ -98,6 +97,7 @@ class Modem:
             wire_trace=wire_trace,
             trace_payloads=trace_payloads,
         )
+        self._channel.escape_guard_time = escape_guard_time
         self._urc_port = urc_port
         self._default_pdp = pdp_context_id
         self._sockets: dict[int, ModemSocketTransport] = {}
@@ -131,6 +131,7 @@ class Modem:
         urc_port: str | None = None,
         pdp_context_id: int = 1,
         probe_attempts: int = 10,
+        escape_guard_time: float = 1.0,
     ) -> AsyncIterator[Modem]:
         """Open the modem on ``url`` and initialise it.
 
@@ -151,6 +152,8 @@ class Modem:
                 start (``"uart1"`` for the main UART, ``"usbat"`` for USB).
             pdp_context_id: PDP context used by sockets unless pinned.
             probe_attempts: how many ``AT`` probes to try at start.
+            escape_guard_time: seconds of silence the module needs before and
+                after ``+++`` to leave transparent mode (1 s on the EC200U).
 
         Yields:
             The initialised :class:`Modem`; it is closed on exit.
@@ -162,6 +165,10 @@ class Modem:
         """
         if urc_port is not None and urc_port not in ("uart1", "usbat", "usbmodem", "all"):
             raise LocalProtocolError(f"unknown urc_port {urc_port!r}")
+        if isinstance(escape_guard_time, bool) or not isinstance(escape_guard_time, int | float):
+            raise LocalProtocolError("escape_guard_time must be a number of seconds")
+        if not 0 < escape_guard_time <= 10:
+            raise LocalProtocolError("escape_guard_time must be in (0, 10] seconds")
         port = await open_port(url, baudrate=baudrate, rtscts=rtscts, backend=backend)
         modem = cls(
             port,
@@ -172,6 +179,7 @@ class Modem:
             sync_clock=sync_clock,
             urc_port=urc_port,
             pdp_context_id=pdp_context_id,
+            escape_guard_time=escape_guard_time,
         )
         try:
             modem._channel.start()
@@ -221,6 +229,11 @@ class Modem:
         await self._channel.aclose()
         for transport in list(self._sockets.values()):
             transport._broken(ModemUnavailable("the modem was closed"))
+
+    @property
+    def transparent_client(self) -> int | None:
+        """The client ID holding the port in transparent mode, if any."""
+        return self._channel.transparent_client
 
     @property
     def boot_epoch(self) -> int:
@@ -311,19 +324,24 @@ class Modem:
 
     # -- raw commands ----------------------------------------------------------------------
 
-    async def command(self, line: str, *, timeout: float = 5.0) -> list[str]:
+    async def command(self, line: str, *, timeout: float = 5.0, wait: bool = True) -> list[str]:
         """Send one raw AT command and return its information lines.
 
         Args:
             line: the command, e.g. ``"AT+CSQ"`` (printable ASCII, no CR/LF).
+                Commands that would start a data phase or transparent mode
+                are refused: use the socket API for those.
             timeout: seconds to wait for the final result.
+            wait: while a socket holds the port in transparent mode, wait for
+                it (default) or raise :class:`PortBusy` at once.
 
         Raises:
             LocalProtocolError: the line is not a single printable command.
             CommandError: the modem answered ``ERROR`` / ``+CME ERROR``.
             CommandTimeout: no final result in time.
+            PortBusy: ``wait`` is false and the port is transparent.
         """
-        result = await self._channel.execute(cmd.Raw(line, timeout), timeout=timeout)
+        result = await self._channel.execute(cmd.Raw(line, timeout), timeout=timeout, wait=wait)
         return list(result.lines)
 
     # -- PDP -----------------------------------------------------------------------------------
@@ -426,7 +444,7 @@ class Modem:
         port: int,
         *,
         ssl: SSLConfig,
-        mode: Literal["buffer", "push"] = "buffer",
+        mode: Literal["buffer", "push", "transparent"] = "buffer",
         client_id: int | None = None,
         ssl_context_id: int | None = None,
         pdp_context_id: int | None = None,
@@ -438,7 +456,12 @@ class Modem:
             host: server host name (sent for SNI and verified) or IP address.
             port: server TCP port.
             ssl: the TLS settings the module enforces.
-            mode: ``"buffer"`` (host-paced, backpressure) or ``"push"``.
+            mode: ``"buffer"`` (host-paced reads, backpressure), ``"push"``
+                (data arrives inside URCs; the socket falls back to buffer mode
+                while the reader is paused) or ``"transparent"`` (the port
+                becomes a raw pipe for this socket; other sockets' commands
+                wait until it leaves that mode). Switch later with
+                ``writer.transport.switch_mode(...)``.
             client_id: pin the module client ID (0-11); allocated if None.
             ssl_context_id: pin the SSL context (0-5); allocated if None.
             pdp_context_id: PDP context (default: the modem's).
@@ -477,7 +500,7 @@ class Modem:
         port: int,
         *,
         ssl: SSLConfig,
-        mode: Literal["buffer", "push"] = "buffer",
+        mode: Literal["buffer", "push", "transparent"] = "buffer",
         client_id: int | None = None,
         ssl_context_id: int | None = None,
         pdp_context_id: int | None = None,
@@ -489,11 +512,7 @@ class Modem:
         """
         if not isinstance(ssl, SSLConfig):
             raise LocalProtocolError("ssl must be a quectel_aio.SSLConfig")
-        if mode not in _MODES:
-            raise LocalProtocolError(
-                f"mode must be one of {sorted(_MODES)} (transparent is not supported yet)"
-            )
-        access_mode = _MODES[mode]
+        access_mode = parse_access_mode(mode)
         server = validate_hostname(host)
         pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
         host_is_name = not _is_ip(server)
@@ -550,20 +569,11 @@ class Modem:
         waiter: asyncio.Future[int] = loop.create_future()
         self._opening[client_id] = waiter
         opened = False
-        try:
-            await self._channel.execute(command)
-            timeout = command.timeout + self._channel.deadline_for(cmd.Attention())
-            try:
-                async with asyncio.timeout(timeout):
-                    error = await waiter
-            except TimeoutError:
-                raise CommandTimeout("+QSSLOPEN", timeout) from None
-            if error != 0:
-                raise SocketOpenError(client_id, error, error_text(error))
-            protocol = protocol_factory()
-            transport = ModemSocketTransport(
+
+        def make_transport() -> ModemSocketTransport:
+            return ModemSocketTransport(
                 self._channel,
-                protocol,
+                protocol_factory(),
                 client_id=client_id,
                 ssl_context_id=ctx,
                 peername=peername,
@@ -571,6 +581,30 @@ class Modem:
                 modem=self,
                 on_finished=self._release_client_id,
             )
+
+        try:
+            if access_mode is AccessMode.TRANSPARENT:
+                # CONNECT (or ERROR) answers the command itself; raw data may
+                # follow CONNECT at once, so the transport receives it from the start.
+                transport = make_transport()
+                try:
+                    await self._channel.enter_transparent(command, transport)
+                except SocketOpenError:
+                    raise
+                except CommandError as exc:
+                    code = exc.code if exc.code is not None else 0
+                    raise SocketOpenError(client_id, code, exc.text or exc.result) from exc
+            else:
+                await self._channel.execute(command)
+                timeout = command.timeout + self._channel.deadline_for(cmd.Attention())
+                try:
+                    async with asyncio.timeout(timeout):
+                        error = await waiter
+                except TimeoutError:
+                    raise CommandTimeout("+QSSLOPEN", timeout) from None
+                if error != 0:
+                    raise SocketOpenError(client_id, error, error_text(error))
+                transport = make_transport()
             self._sockets[client_id] = transport
             self._socket_pdp[client_id] = command.pdp_context_id
             transport._start()

@@ -18,6 +18,19 @@ after ``+QSSLOPEN: <id>,0``. It runs two small tasks over the shared AT channel:
   exponential back-off; a send whose outcome is unknown (timeout after the
   payload) fails the connection instead of risking duplicated bytes. Water
   marks drive ``pause_writing``/``resume_writing`` so ``drain()`` really waits.
+* **Transparent mode.** The channel hands the whole port to the socket:
+  received bytes arrive through :meth:`transparent_data`, ``write()`` data goes
+  to the port unframed (flow control is the port's own), ``pause_reading``
+  stops reading the port. ``NO CARRIER`` is the end of the stream; closing
+  first leaves transparent mode with ``+++`` (guard times around it), then
+  sends ``AT+QSSLCLOSE``.
+* **Switching.** :meth:`switch_mode` moves a live socket between the three
+  modes with ``AT+QISWTMD`` (``+++`` to leave transparent mode). A switch out
+  of buffer mode is made by the receive pump between two reads, so no
+  ``AT+QSSLRECV`` answer can overtake pushed or raw data. In direct push mode,
+  ``pause_reading`` switches the socket to buffer mode (the module then holds
+  the data and closes its TCP window) and ``resume_reading`` switches back:
+  memory stays bounded and no byte is lost.
 * **Close.** ``+QSSLURC: "closed"`` first lets the receive pump deliver every
   byte the module still holds, then ``eof_received``, then ``AT+QSSLCLOSE``,
   then ``connection_lost(None)``. ``close()`` flushes the send buffer first;
@@ -33,7 +46,7 @@ import asyncio
 import contextlib
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _commands as cmd
 from ._errors import (
@@ -70,6 +83,24 @@ class _State(enum.Enum):
 
 #: Default write buffer high-water mark (asyncio's default).
 DEFAULT_HIGH_WATER = 64 * 1024
+#: Largest write handed to the port at once in transparent mode.
+_TRANSPARENT_CHUNK = 16 * 1024
+_MODE_NAMES = {"buffer": AccessMode.BUFFER, "push": AccessMode.PUSH, "transparent": AccessMode.TRANSPARENT}
+
+
+def parse_access_mode(mode: AccessMode | str) -> AccessMode:
+    """``"buffer"``, ``"push"``, ``"transparent"`` or an :class:`AccessMode`.
+
+    Raises:
+        LocalProtocolError: anything else.
+    """
+    if isinstance(mode, AccessMode):
+        return mode
+    if isinstance(mode, str) and mode in _MODE_NAMES:
+        return _MODE_NAMES[mode]
+    raise LocalProtocolError(f"mode must be one of {sorted(_MODE_NAMES)}, not {mode!r}")
+
+
 #: First back-off after SEND FAIL, doubled up to ``_SEND_FAIL_MAX_DELAY``.
 _SEND_FAIL_FIRST_DELAY = 0.02
 _SEND_FAIL_MAX_DELAY = 1.0
@@ -130,6 +161,13 @@ class ModemSocketTransport(asyncio.Transport):
         self._closing_task: asyncio.Task[None] | None = None
         #: Pushed data that arrived before connection_made (None once it ran).
         self._not_made: list[bytes] | None = []
+        # Mode switching.
+        self._mode_lock = asyncio.Lock()
+        self._pending_switch: tuple[AccessMode, asyncio.Future[None]] | None = None
+        #: Switched from push to buffer mode because the protocol paused reading.
+        self._overflowed = False
+        #: The transparent session ended with NO CARRIER: nothing is left to read.
+        self._no_carrier = False
         # Whatever arrived before the transport existed is picked up at once.
         self._doorbell.set()
 
@@ -163,6 +201,23 @@ class ModemSocketTransport(asyncio.Transport):
             self._not_made.append(data)  # data_received only after connection_made
             return
         self._protocol.data_received(data)
+
+    # -- transparent session (see AtChannel.enter_transparent) ----------------------
+
+    def transparent_data(self, data: bytes) -> None:
+        """Raw bytes of this socket arrived while the port is transparent."""
+        self._data_pushed(data)
+
+    def transparent_ended(self, reason: str) -> None:
+        """The port left transparent mode (``"OK"``, ``"NO CARRIER"`` or ``"FAILED"``)."""
+        if self._mode is AccessMode.TRANSPARENT:
+            self._mode = AccessMode.BUFFER  # after +++ the module keeps the socket in buffer mode
+            self._extra["access_mode"] = self._mode
+        if reason == "NO CARRIER":
+            self._no_carrier = True
+            self._remote_close()
+        else:
+            self._doorbell.set()
 
     def _remote_close(self) -> None:
         self._remote_closed = True
@@ -232,14 +287,132 @@ class ModemSocketTransport(asyncio.Transport):
         return self._reading and self._state is not _State.CLOSED
 
     def pause_reading(self) -> None:
-        """Stop issuing ``AT+QSSLRECV``; data waits in the module."""
+        """Stop taking data: data waits in the module (or in the port in transparent mode).
+
+        Buffer mode stops issuing ``AT+QSSLRECV``; direct push switches the
+        socket to buffer mode until :meth:`resume_reading`; transparent mode
+        stops reading the (exclusive) port.
+        """
+        if not self._reading or self._state is _State.CLOSED:
+            return
         self._reading = False
+        if self._mode is AccessMode.TRANSPARENT:
+            self._channel.pause_port_reading()
+        elif self._mode is AccessMode.PUSH:
+            self._spawn(self._overflow_to_buffer(), "overflow")
 
     def resume_reading(self) -> None:
         """Resume reading (and check the module for data at once)."""
-        if not self._reading:
-            self._reading = True
+        if self._reading:
+            return
+        self._reading = True
+        self._channel.resume_port_reading()
+        self._doorbell.set()
+        if self._overflowed:
+            self._spawn(self._restore_push(), "restore-push")
+
+    # -- access mode ------------------------------------------------------------------
+
+    @property
+    def access_mode(self) -> AccessMode:
+        """The socket's current access mode."""
+        return self._mode
+
+    async def switch_mode(self, mode: AccessMode | Literal["buffer", "push", "transparent"]) -> None:
+        """Switch the socket's access mode with ``AT+QISWTMD`` (``+++`` out of transparent).
+
+        While a socket is transparent the port is exclusive to it: commands
+        for other sockets wait until it leaves that mode.
+
+        Raises:
+            LocalProtocolError: unknown mode (nothing is sent).
+            SocketBroken: the socket is closing or closed, or its connection
+                ended while leaving transparent mode.
+            CommandError, CommandTimeout: the module refused or did not answer.
+        """
+        target = parse_access_mode(mode)
+        self._check_open()
+        async with self._mode_lock:
+            self._check_open()
+            self._overflowed = False
+            await self._switch_locked(target)
+
+    def _check_open(self) -> None:
+        if self._state is not _State.OPEN:
+            raise SocketBroken(f"client {self._client_id} is closing or closed")
+
+    async def _switch_locked(self, target: AccessMode) -> None:
+        channel, client_id = self._channel, self._client_id
+        if self._mode is target:
+            return
+        if self._mode is AccessMode.TRANSPARENT:
+            reason = await channel.escape_transparent()
+            if reason != "OK":
+                raise SocketBroken(f"client {client_id}: the connection ended while leaving transparent mode")
+            if target is AccessMode.BUFFER:
+                return
+        if target is AccessMode.BUFFER:
+            await channel.execute(cmd.SwitchAccessMode(client_id, int(AccessMode.BUFFER)))
+            self._set_mode(AccessMode.BUFFER)
             self._doorbell.set()
+            return
+        if self._mode is AccessMode.PUSH:
+            await self._enter_transparent(cmd.SwitchAccessMode(client_id, int(AccessMode.TRANSPARENT)))
+            return
+        # Out of buffer mode: the receive pump switches between two reads.
+        done: asyncio.Future[None] = self._loop.create_future()
+        self._pending_switch = (target, done)
+        self._doorbell.set()
+        await done
+
+    def _set_mode(self, mode: AccessMode) -> None:
+        self._mode = mode
+        self._extra["access_mode"] = mode
+
+    async def _enter_transparent(self, command: cmd.Command) -> None:
+        self._set_mode(AccessMode.TRANSPARENT)
+        try:
+            await self._channel.enter_transparent(command, self)
+        except BaseException:
+            if self._mode is AccessMode.TRANSPARENT and self._channel.transparent_client != self._client_id:
+                self._set_mode(AccessMode.BUFFER)
+            raise
+        if not self._reading:
+            self._channel.pause_port_reading()
+        self._write_wakeup.set()
+
+    async def _perform_pending_switch(self) -> None:
+        pending, self._pending_switch = self._pending_switch, None
+        if pending is None:
+            return
+        target, done = pending
+        try:
+            if target is AccessMode.TRANSPARENT:
+                await self._enter_transparent(cmd.SwitchAccessMode(self._client_id, int(target)))
+            else:
+                await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(target)))
+                self._set_mode(target)
+        except BaseException as exc:
+            if not done.done():
+                done.set_exception(exc)
+            if isinstance(exc, QuectelError):
+                return
+            raise
+        if not done.done():
+            done.set_result(None)
+
+    async def _overflow_to_buffer(self) -> None:
+        async with self._mode_lock:
+            if self._mode is AccessMode.PUSH and not self._reading and self._state is _State.OPEN:
+                await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(AccessMode.BUFFER)))
+                self._set_mode(AccessMode.BUFFER)
+                self._overflowed = True
+
+    async def _restore_push(self) -> None:
+        async with self._mode_lock:
+            if self._overflowed and self._reading and self._state is _State.OPEN:
+                self._overflowed = False
+                await self._switch_locked(AccessMode.PUSH)
 
     # -- asyncio.WriteTransport -----------------------------------------------------
 
@@ -318,16 +491,20 @@ class ModemSocketTransport(asyncio.Transport):
             while True:
                 await self._doorbell.wait()
                 self._doorbell.clear()
-                drained = False
-                if self._mode is AccessMode.BUFFER:
-                    while self._reading and not self._aborted:
-                        result = await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH))
-                        if not result.payload:
-                            drained = True
-                            break
-                        self._protocol.data_received(result.payload)
-                else:
-                    drained = True
+                drained = self._no_carrier
+                while not drained:
+                    if self._pending_switch is not None:
+                        await self._perform_pending_switch()
+                    if self._mode is not AccessMode.BUFFER:
+                        drained = True
+                        break
+                    if not self._reading or self._aborted:
+                        break
+                    result = await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH))
+                    if not result.payload:
+                        drained = True
+                        break
+                    self._protocol.data_received(result.payload)
                 if self._remote_closed and drained and not self._aborted:
                     self._finish_remote_close()
                     return
@@ -353,8 +530,16 @@ class ModemSocketTransport(asyncio.Transport):
                 await self._write_wakeup.wait()
                 self._write_wakeup.clear()
                 while self._buffer and not self._aborted and not self._remote_closed:
-                    chunk = bytes(self._buffer[:MAX_SEND_LENGTH])
-                    await self._send_chunk(chunk)
+                    async with self._mode_lock:
+                        if self._mode is AccessMode.TRANSPARENT:
+                            chunk = bytes(self._buffer[:_TRANSPARENT_CHUNK])
+                            self._channel.write_transparent(chunk)
+                            del self._buffer[: len(chunk)]
+                            self._maybe_resume_protocol()
+                            await self._channel.drain()
+                            continue
+                        chunk = bytes(self._buffer[:MAX_SEND_LENGTH])
+                        await self._send_chunk(chunk)
                     del self._buffer[: len(chunk)]
                     self._maybe_resume_protocol()
                 if self._state is not _State.OPEN and (not self._buffer or self._aborted):
@@ -398,6 +583,13 @@ class ModemSocketTransport(asyncio.Transport):
             for task in list(self._tasks):
                 if task is not asyncio.current_task():
                     task.cancel()
+            pending, self._pending_switch = self._pending_switch, None
+            if pending is not None and not pending[1].done():
+                pending[1].set_exception(SocketBroken(f"client {self._client_id} was closed"))
+            if self._channel.transparent_client == self._client_id:
+                async with self._mode_lock:
+                    with contextlib.suppress(QuectelError):
+                        await self._channel.escape_transparent()
             try:
                 await self._channel.execute(cmd.SslClose(self._client_id))
             except QuectelError as exc:

@@ -121,7 +121,7 @@ async def test_injection_in_raw_commands_is_refused(modem: Modem, emulator: Mode
         ({"port": 65536}, "port"),
         ({"port": "443"}, "port"),
         ({"port": True}, "port"),
-        ({"mode": "transparent"}, "mode"),
+        ({"mode": "raw"}, "mode"),
         ({"mode": "BUFFER"}, "mode"),
         ({"pdp_context_id": 0}, "pdp_context_id"),
         ({"pdp_context_id": 16}, "pdp_context_id"),

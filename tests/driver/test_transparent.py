@@ -1,0 +1,168 @@
+"""Transparent access mode end to end: raw pipe, +++ exit, re-entry, NO CARRIER, port exclusivity."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from quectel_aio import AccessMode, Modem, PortBusy, SSLConfig
+from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
+
+from .conftest import ECHO_HOST
+from .helpers import commands, count, eventually
+
+GUARD = 0.05
+TOKENS = (
+    b'\r\nOK\r\n+QSSLURC: "closed",0\r\n\r\nSEND OK\r\n> \r\nERROR\r\nCONNECT\r\n'
+    b"+++AT\r\n+QSSLRECV: 1500\r\nNO CARRIER\x00\xff\r\n"
+)
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, escape_guard_time=GUARD)
+
+
+@pytest.fixture
+async def modem(device: str) -> AsyncIterator[Modem]:
+    async with Modem.open(device, margin=3.0, escape_guard_time=GUARD) as opened:
+        await opened.activate_pdp(1, apn="internet")
+        yield opened
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    block = hashlib.sha256(seed.to_bytes(4, "big")).digest() * 64
+    return (block * (size // len(block) + 1))[:size]
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes, chunk: int) -> bytes:
+    """Write ``data`` while reading the echo concurrently; return what came back."""
+
+    async def send() -> None:
+        for offset in range(0, len(data), chunk):
+            writer.write(data[offset : offset + chunk])
+            await writer.drain()
+
+    sender = asyncio.create_task(send())
+    received = await reader.readexactly(len(data))
+    await sender
+    return received
+
+
+async def test_one_mebibyte_both_ways_through_transparent_mode(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    assert writer.transport.get_extra_info("access_mode") is AccessMode.TRANSPARENT
+    assert modem.transparent_client == writer.transport.get_extra_info("client_id")
+    data = pattern(1 << 20)
+    received = await echo(reader, writer, data, 32 * 1024)
+    assert hashlib.sha256(received).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert count(emulator, "+QSSLSEND") == 0
+    assert count(emulator, "+QSSLRECV") == 0
+    assert commands(emulator, "+QSSLOPEN")[-1][-1] == 2
+    writer.close()
+    await writer.wait_closed()
+    # Closing leaves transparent mode first (+++ then OK), then closes the socket.
+    assert modem.transparent_client is None
+    assert count(emulator, "+QSSLCLOSE") == 1
+
+
+async def test_protocol_tokens_pass_through_raw(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    data = TOKENS * 50
+    assert await echo(reader, writer, data, 97) == data
+    # A message that ends in CR LF is held back only for the idle hold, then delivered.
+    writer.write(b"line\r\n")
+    async with asyncio.timeout(5):
+        assert await reader.readexactly(6) == b"line\r\n"
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_exit_and_reenter_transparent_mode(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    transport = writer.transport
+    client_id = transport.get_extra_info("client_id")
+    assert await echo(reader, writer, b"first", 5) == b"first"
+    await transport.switch_mode("buffer")  # type: ignore[attr-defined]
+    assert transport.get_extra_info("access_mode") is AccessMode.BUFFER
+    assert modem.transparent_client is None
+    assert await modem.command("AT") == []  # the port carries commands again
+    assert await echo(reader, writer, TOKENS, 1460) == TOKENS
+    assert count(emulator, "+QSSLSEND") >= 1
+    await transport.switch_mode("transparent")  # type: ignore[attr-defined]
+    assert commands(emulator, "+QISWTMD")[-1] == (client_id, 2)
+    assert modem.transparent_client == client_id
+    assert await echo(reader, writer, b"again", 5) == b"again"
+    await transport.switch_mode("push")  # type: ignore[attr-defined]
+    assert commands(emulator, "+QISWTMD")[-1] == (client_id, 1)
+    assert await echo(reader, writer, b"pushed", 6) == b"pushed"
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_other_commands_wait_for_the_port_or_raise_port_busy(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    with pytest.raises(PortBusy):
+        await modem.command("AT+CSQ", wait=False)
+    waiting = asyncio.create_task(modem.command("AT+CSQ"))
+    # While the port is transparent the command waits and the socket keeps working.
+    assert await echo(reader, writer, b"still mine", 3) == b"still mine"
+    assert not waiting.done()
+    await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
+    async with asyncio.timeout(5):
+        lines = await waiting
+    assert lines[0].startswith("+CSQ:")
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_no_carrier_is_end_of_stream(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    client_id = writer.transport.get_extra_info("client_id")
+    assert await echo(reader, writer, b"before", 6) == b"before"
+    emulator.close_from_peer(client_id)
+    async with asyncio.timeout(5):
+        assert await reader.read() == b""
+    await eventually(lambda: count(emulator, "+QSSLCLOSE") == 1, what="QSSLCLOSE after NO CARRIER")
+    assert modem.transparent_client is None
+    assert await modem.command("AT") == []
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_buffer_mode_sockets_share_the_port_around_a_transparent_session(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    buffered = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    raw = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent")
+    buffered[1].write(b"queued while the port is transparent")
+    assert await echo(*raw, b"raw data", 8) == b"raw data"
+    await raw[1].transport.switch_mode("buffer")  # type: ignore[attr-defined]
+    async with asyncio.timeout(10):
+        assert await buffered[0].readexactly(36) == b"queued while the port is transparent"
+    for _, writer in (buffered, raw):
+        writer.close()
+        await writer.wait_closed()
