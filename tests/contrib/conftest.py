@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -92,3 +93,10 @@ async def web_server(server_cert: IssuedCert) -> AsyncIterator[WebServer]:
 def opened_client_ids(emulator: ModemEmulator) -> list[int]:
     """Client IDs of every AT+QSSLOPEN the emulator received, in order."""
     return [int(entry.params[2]) for entry in emulator.command_log if entry.name == "+QSSLOPEN"]
+
+
+async def wait_for_module_close(emulator: ModemEmulator, closes: int = 1, timeout: float = 10) -> None:
+    """Wait until the emulator has received ``closes`` AT+QSSLCLOSE commands in all."""
+    async with asyncio.timeout(timeout):
+        while sum(entry.name == "+QSSLCLOSE" for entry in emulator.command_log) < closes:  # noqa: ASYNC110 (no event for this)
+            await asyncio.sleep(0.005)

@@ -14,7 +14,7 @@ from quectel_aio import LocalProtocolError, Modem, SocketOpenError, SSLConfig
 from quectel_aio.contrib.aiohttp import ModemConnector, UnsupportedRequest
 from quectel_aio.testing import ModemEmulator
 
-from .conftest import UNCERTIFIED_HOST, WEB_HOST, opened_client_ids
+from .conftest import UNCERTIFIED_HOST, WEB_HOST, opened_client_ids, wait_for_module_close
 from .peer import pattern
 from .web import WebServer
 
@@ -65,6 +65,19 @@ async def test_hundred_keep_alive_requests_share_one_socket(
     assert len(web_server.peers) == 100
     assert len(set(web_server.peers)) == 1
     assert len(opened_client_ids(emulator)) == 1
+
+
+async def test_idle_connection_closed_by_the_server_is_replaced(
+    session: aiohttp.ClientSession, web_server: WebServer, emulator: ModemEmulator
+) -> None:
+    async with session.get(url(web_server, "/bytes/5")) as response:
+        assert await response.read() == pattern(5)
+    web_server.drop_connections()
+    await wait_for_module_close(emulator)
+    async with session.get(url(web_server, "/bytes/6")) as response:
+        assert await response.read() == pattern(6)
+    assert len(set(web_server.peers)) == 2
+    assert opened_client_ids(emulator) == [0, 0]
 
 
 async def test_twelve_concurrent_requests_use_twelve_client_ids(

@@ -9,7 +9,8 @@ Routes:
 * ``GET /cut-chunked/{n}``: chunked, sends half, closes without the last chunk;
 * ``GET /together/{k}``: answers once ``k`` such requests are in flight at once.
 
-The server records every connection's peer address it served (``peers``).
+The server records the peer address of every request it served (``peers``)
+and can close every connection it served (:meth:`WebServer.drop_connections`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class WebServer:
         self.ssl_context = ssl_context
         self.port = 0
         self.peers: list[tuple[str, int]] = []
+        self.transports: list[asyncio.BaseTransport] = []
         self._together: list[asyncio.Future[None]] = []
         self._runner: web.AppRunner | None = None
 
@@ -63,6 +65,12 @@ class WebServer:
     def _note(self, request: web.Request) -> None:
         assert request.transport is not None
         self.peers.append(request.transport.get_extra_info("peername"))
+        self.transports.append(request.transport)
+
+    def drop_connections(self) -> None:
+        """Close every connection the server has served (idle keep-alive ones included)."""
+        for transport in self.transports:
+            transport.close()
 
     async def _bytes(self, request: web.Request) -> web.Response:
         self._note(request)

@@ -1,0 +1,153 @@
+"""The real httpx client through ModemTransport, the emulator and a real aiohttp.web HTTPS server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from quectel_aio import LocalProtocolError, Modem, SocketOpenError, SSLConfig
+from quectel_aio.contrib.httpx import ModemTransport, UnsupportedRequest
+from quectel_aio.testing import ModemEmulator
+
+from .conftest import UNCERTIFIED_HOST, WEB_HOST, opened_client_ids, wait_for_module_close
+from .peer import pattern
+from .web import WebServer
+
+SIZES = [0, 1, 1460, 1461, 70_001]
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def client(modem: Modem, ssl_config: SSLConfig) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=ModemTransport(modem, ssl=ssl_config), timeout=30) as opened:
+        yield opened
+
+
+def chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """The exception and everything it was raised from or during (httpcore keeps only the context)."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def url(server: WebServer, path: str, host: str = WEB_HOST) -> str:
+    return f"https://{host}:{server.port}{path}"
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_get_and_post_bodies(client: httpx.AsyncClient, web_server: WebServer, size: int) -> None:
+    body = pattern(size)
+    response = await client.get(url(web_server, f"/bytes/{size}"))
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == str(size)
+    assert hashlib.sha256(response.content).digest() == hashlib.sha256(body).digest()
+    response = await client.get(url(web_server, f"/chunked/{size}"))
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    assert response.content == body
+    upload = pattern(size + 3)[3:]
+    response = await client.post(url(web_server, "/digest"), content=upload)
+    assert response.json() == {"size": size, "sha256": hashlib.sha256(upload).hexdigest()}
+
+
+async def test_one_mebibyte_each_way(client: httpx.AsyncClient, web_server: WebServer) -> None:
+    response = await client.get(url(web_server, f"/bytes/{MIB}"))
+    assert hashlib.sha256(response.content).digest() == hashlib.sha256(pattern(MIB)).digest()
+    upload = pattern(MIB + 1)[1:]
+    response = await client.post(url(web_server, "/digest"), content=upload)
+    assert response.json() == {"size": MIB, "sha256": hashlib.sha256(upload).hexdigest()}
+
+
+async def test_streamed_upload_and_download(client: httpx.AsyncClient, web_server: WebServer) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        for i in range(20):
+            yield pattern(5000 + i)[i:]
+
+    upload = b"".join([pattern(5000 + i)[i:] for i in range(20)])
+    response = await client.post(url(web_server, "/digest"), content=parts())
+    assert response.json() == {"size": len(upload), "sha256": hashlib.sha256(upload).hexdigest()}
+    received = bytearray()
+    async with client.stream("GET", url(web_server, "/chunked/200000")) as streamed:
+        async for part in streamed.aiter_raw():
+            received += part
+    assert received == pattern(200_000)
+
+
+async def test_hundred_keep_alive_requests_share_one_socket(
+    client: httpx.AsyncClient, web_server: WebServer, emulator: ModemEmulator
+) -> None:
+    for i in range(100):
+        response = await client.get(url(web_server, f"/bytes/{i}"))
+        assert response.content == pattern(i)
+    assert len(web_server.peers) == 100
+    assert len(set(web_server.peers)) == 1
+    assert len(opened_client_ids(emulator)) == 1
+
+
+async def test_idle_connection_closed_by_the_server_is_replaced(
+    client: httpx.AsyncClient, web_server: WebServer, emulator: ModemEmulator
+) -> None:
+    assert (await client.get(url(web_server, "/bytes/5"))).content == pattern(5)
+    web_server.drop_connections()
+    await wait_for_module_close(emulator)
+    assert (await client.get(url(web_server, "/bytes/6"))).content == pattern(6)
+    assert len(set(web_server.peers)) == 2
+    assert opened_client_ids(emulator) == [0, 0]
+
+
+async def test_twelve_concurrent_requests_use_twelve_client_ids(
+    client: httpx.AsyncClient, web_server: WebServer, emulator: ModemEmulator
+) -> None:
+    responses = await asyncio.gather(*(client.get(url(web_server, "/together/12")) for _ in range(12)))
+    assert [r.text for r in responses] == ["12 together"] * 12
+    assert sorted(opened_client_ids(emulator)) == list(range(12))
+
+
+@pytest.mark.parametrize("path", ["/cut/100000", "/cut-chunked/100000"])
+async def test_server_closing_mid_response_is_an_error(
+    client: httpx.AsyncClient, web_server: WebServer, path: str
+) -> None:
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.get(url(web_server, path))
+
+
+async def test_the_url_host_is_verified(client: httpx.AsyncClient, web_server: WebServer) -> None:
+    with pytest.raises(httpx.ConnectError) as caught:
+        await client.get(url(web_server, "/bytes/1", host=UNCERTIFIED_HOST))
+    module_errors = [exc for exc in chain(caught.value) if isinstance(exc, SocketOpenError)]
+    assert [exc.code in (566, 579) for exc in module_errors] == [True]
+
+
+@pytest.mark.parametrize(
+    ("target", "extensions", "message"),
+    [
+        ("http://{host}:{port}/bytes/1", {}, "http://"),
+        ("https://{host}:{port}/bytes/1", {"sni_hostname": "other.test"}, "SNI"),
+    ],
+    ids=["http", "sni-hostname"],
+)
+async def test_refuses_what_the_module_cannot_honour(
+    client: httpx.AsyncClient,
+    web_server: WebServer,
+    emulator: ModemEmulator,
+    target: str,
+    extensions: dict[str, str],
+    message: str,
+) -> None:
+    logged = len(emulator.command_log)
+    with pytest.raises(UnsupportedRequest, match=message) as caught:
+        await client.get(target.format(host=WEB_HOST, port=web_server.port), extensions=extensions)
+    assert isinstance(caught.value, httpx.TransportError)
+    assert isinstance(caught.value, LocalProtocolError)
+    assert len(emulator.command_log) == logged  # nothing reached the module
+
+
+async def test_transport_arguments_are_checked(modem: Modem, ssl_config: SSLConfig) -> None:
+    with pytest.raises(LocalProtocolError, match="SSLConfig"):
+        ModemTransport(modem, ssl=ssl.create_default_context())  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="max_connections"):
+        ModemTransport(modem, ssl=ssl_config, max_connections=0)
