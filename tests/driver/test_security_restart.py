@@ -1,0 +1,159 @@
+"""A module restart between configuring an SSL context and opening on it.
+
+The module forgets ``AT+QSSLCFG`` on restart and falls back to seclevel 0,
+which accepts any server. These tests restart the emulated module right after
+*each* command of the configuration sequence (credential listing and upload,
+clock, every write, every read-back) and record the state of the SSL context
+at the moment each ``AT+QSSLOPEN`` reaches the module. The PDP context stays
+active across the restart here (``active_pdp_contexts``), so an open at the
+default seclevel would really succeed: nothing but the driver's own checks
+stands between a restart and an unverified connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from quectel_aio import Modem, QuectelError, SSLConfig
+from quectel_aio._grammar import ParsedCommand
+from quectel_aio.testing import CertificateAuthority, EmulatorConfig, ModemEmulator, TlsTestServer
+from quectel_aio.testing._registry import HANDLERS, Handler
+
+from .conftest import ECHO_HOST
+
+#: Commands the driver sends while it prepares an SSL context.
+CONFIGURATION_COMMANDS = ("+QFLST", "+QFUPL", "+CCLK", "+QSSLCFG")
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, active_pdp_contexts=(1,))
+
+
+class OpenRecorder:
+    """Records the seclevel of the context every ``AT+QSSLOPEN`` used, as it arrives."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seclevels: list[int] = []
+        original = HANDLERS["+QSSLOPEN"]
+
+        async def handler(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+            ctx = command.params[1] if len(command.params) > 1 else None
+            if isinstance(ctx, int) and ctx in emu.ssl_contexts:
+                self.seclevels.append(emu.ssl_contexts[ctx].seclevel)
+            return await original(emu, command)
+
+        monkeypatch.setitem(HANDLERS, "+QSSLOPEN", handler)
+
+
+class RestartInjector:
+    """Restarts the module right after the response to the n-th configuration command."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.target: int | None = None
+        self.seen = 0
+        self.fired_after: str | None = None
+        for name in CONFIGURATION_COMMANDS:
+            monkeypatch.setitem(HANDLERS, name, self._wrap(name, HANDLERS[name]))
+
+    def arm(self, nth: int) -> None:
+        self.target, self.seen, self.fired_after = nth, 0, None
+
+    def _wrap(self, name: str, original: Handler) -> Handler:
+        async def handler(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+            response = await original(emu, command)
+            if self.target is not None:
+                if self.seen == self.target:
+                    self.fired_after = f"{name}={command.raw_args}"
+                    self.target = None
+                    emu.after_response(emu.restart)
+                self.seen += 1
+            return response
+
+        return handler
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> OpenRecorder:
+    return OpenRecorder(monkeypatch)
+
+
+@pytest.fixture
+def injector(monkeypatch: pytest.MonkeyPatch) -> RestartInjector:
+    return RestartInjector(monkeypatch)
+
+
+@pytest.fixture
+async def modem(device: str) -> AsyncIterator[Modem]:
+    async with Modem.open(device, margin=0.5) as opened:
+        yield opened
+
+
+async def _settle(modem: Modem, epoch: int) -> None:
+    """Wait until the driver has seen the restart (its boot epoch moved on)."""
+    async with asyncio.timeout(5):
+        while modem.boot_epoch == epoch:  # noqa: ASYNC110 (the epoch has no event to await)
+            await asyncio.sleep(0.005)
+
+
+async def _open_once(modem: Modem, port: int, config: SSLConfig) -> bool:
+    try:
+        _reader, writer = await modem.open_connection(ECHO_HOST, port, ssl=config)
+    except QuectelError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+async def _configuration_length(modem: Modem, emulator: ModemEmulator, port: int, config: SSLConfig) -> int:
+    """How many configuration commands an open right after a restart sends (a clean run)."""
+    assert await _open_once(modem, port, config)  # the first upload of the CA
+    epoch = modem.boot_epoch
+    emulator.restart()
+    await _settle(modem, epoch)
+    mark = len(emulator.command_log)
+    assert await _open_once(modem, port, config)
+    sent = [c for c in emulator.command_log[mark:] if c.name in CONFIGURATION_COMMANDS]
+    return len(sent)
+
+
+@pytest.mark.parametrize("credentials", ["ca", "ca+client"])
+async def test_no_open_reaches_the_module_at_its_default_seclevel(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ca: CertificateAuthority,
+    recorder: OpenRecorder,
+    injector: RestartInjector,
+    credentials: str,
+) -> None:
+    client = ca.issue_client_cert("restart-device", key_type="rsa")
+    extra = {"certfile": client.cert_pem, "keyfile": client.key_pem} if credentials == "ca+client" else {}
+    # Mutual TLS: delete the key after each handshake, so every open uploads it again.
+    config = SSLConfig(cafile=ca.cert_pem, delete_key_after_handshake=bool(extra), **extra)  # type: ignore[arg-type]
+    steps = await _configuration_length(modem, emulator, echo_server.port, config)
+    assert steps >= 26  # every QSSLCFG item written and read back, plus clock and files
+    fired: list[str] = []
+    for nth in range(steps):
+        # A clean restart first, so that the open configures everything from the first command.
+        epoch = modem.boot_epoch
+        emulator.restart()
+        await _settle(modem, epoch)
+        injector.arm(nth)
+        epoch = modem.boot_epoch
+        opened = await _open_once(modem, echo_server.port, config)
+        assert injector.fired_after is not None, f"step {nth} was never reached"
+        fired.append(injector.fired_after)
+        await _settle(modem, epoch)
+        assert not opened, (nth, injector.fired_after)
+        # The driver recovers: the next open configures, verifies and succeeds.
+        assert await _open_once(modem, echo_server.port, config), nth
+    assert len(set(fired)) > len(CONFIGURATION_COMMANDS)  # restarts hit many different commands
+    assert recorder.seclevels, "no AT+QSSLOPEN was recorded"
+    assert 0 not in recorder.seclevels, recorder.seclevels
+    expected = 2 if extra else 1
+    assert set(recorder.seclevels) == {expected}
