@@ -1,4 +1,4 @@
-"""Files on the module's UFS: upload (QFUPL, checksum verified), list, delete.
+"""Files on the module's UFS: upload (QFUPL, checksum verified), list, delete, free space.
 
 Theory of operation
 -------------------
@@ -21,7 +21,7 @@ from ._channel import AtChannel
 from ._errors import CommandError, QuectelError, RemoteProtocolError
 from ._grammar import checksum_xor16, validate_filename
 
-__all__ = ["ModuleFile", "delete_file", "list_files", "upload_file"]
+__all__ = ["FileSpace", "ModuleFile", "delete_file", "file_space", "list_files", "upload_file"]
 
 #: Seconds the module waits for upload bytes before giving up (FILE note default 5).
 UPLOAD_INPUT_TIMEOUT = 10
@@ -35,6 +35,29 @@ class ModuleFile:
     name: str
     #: Size in bytes.
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpace:
+    """Space on the module's UFS (``AT+QFLDS="UFS"``)."""
+
+    #: Free bytes.
+    free: int
+    #: Total bytes.
+    total: int
+
+
+async def file_space(channel: AtChannel) -> FileSpace:
+    """Query free and total UFS space.
+
+    Raises:
+        RemoteProtocolError: the module answered without a ``+QFLDS`` line.
+    """
+    result = await channel.execute(cmd.FileSpace())
+    for line in result.lines:
+        free, total = cmd.parse_file_space_line(line)
+        return FileSpace(free, total)
+    raise RemoteProtocolError("AT+QFLDS succeeded without a +QFLDS line")
 
 
 def _bare(name: str) -> str:

@@ -49,7 +49,7 @@ from ._errors import (
 from ._grammar import MAX_CLIENT_ID, error_text, validate_hostname
 from ._ports import Port, open_port
 from ._ssl_contexts import SslContextTable, set_module_clock
-from ._ufs import ModuleFile, delete_file, list_files, upload_file
+from ._ufs import FileSpace, ModuleFile, delete_file, file_space, list_files, upload_file
 from .ssl_config import SSLConfig
 from .transport import AccessMode, ModemSocketTransport, parse_access_mode
 
@@ -408,6 +408,10 @@ class Modem:
     async def delete_file(self, name: str) -> None:
         """Delete a UFS file (``AT+QFDEL``)."""
         await delete_file(self._channel, name)
+
+    async def file_space(self) -> FileSpace:
+        """Free and total bytes of the module's UFS (``AT+QFLDS="UFS"``)."""
+        return await file_space(self._channel)
 
     async def ssl_state(self, client_id: int | None = None) -> list[cmd.SslStateInfo]:
         """Socket states reported by ``AT+QSSLSTATE``."""

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from quectel_aio import Modem, SocketOpenError, SSLConfig
-from quectel_aio.testing import CertificateAuthority, IssuedCert, ModemEmulator, start_tls_echo_server
+from quectel_aio.testing import (
+    CertificateAuthority,
+    IssuedCert,
+    ModemEmulator,
+    TlsTestServer,
+    start_tls_echo_server,
+)
 
 from .conftest import ECHO_HOST
 from .helpers import count
@@ -86,3 +93,67 @@ async def test_a_failed_handshake_deletes_the_ephemeral_key_too(
             await modem.open_connection(ECHO_HOST, server.port, ssl=config)
     assert count(emulator, "+QFUPL") == 3
     assert _key_files(emulator) == []
+
+
+async def test_free_space_follows_uploads_and_deletions(modem: Modem, emulator: ModemEmulator) -> None:
+    before = await modem.file_space()
+    assert before.total == emulator.ufs.capacity
+    assert before.free == emulator.ufs.free()
+    await modem.upload_file("UFS:space.bin", bytes(10_000))
+    during = await modem.file_space()
+    assert during.free == before.free - emulator.ufs.allocated(10_000)
+    assert during.total == before.total
+    await modem.delete_file("UFS:space.bin")
+    assert await modem.file_space() == before
+
+
+async def test_credentials_from_host_files(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority, server_cert: IssuedCert, tmp_path: Path
+) -> None:
+    client = ca.issue_client_cert("file-device", key_type="rsa")
+    paths = {"ca.pem": ca.cert_pem, "client.pem": client.cert_pem, "client.key": client.key_pem}
+    for name, data in paths.items():
+        (tmp_path / name).write_bytes(data)
+    config = SSLConfig(
+        cafile=tmp_path / "ca.pem", certfile=str(tmp_path / "client.pem"), keyfile=tmp_path / "client.key"
+    )
+    async with await start_tls_echo_server(
+        server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+    ) as server:
+        await _round_trip(modem, server.port, config)
+        assert server.peer_certs[-1] is not None
+    assert sorted(emulator.files.values()) == sorted(paths.values())
+
+
+async def test_credentials_already_on_the_module(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    client = ca.issue_client_cert("preloaded-device", key_type="rsa")
+    await modem.upload_file("UFS:trust.pem", ca.cert_pem)
+    await modem.upload_file("UFS:dev.pem", client.cert_pem)
+    await modem.upload_file("UFS:dev.key", client.key_pem)
+    config = SSLConfig(
+        ca_module_path="UFS:trust.pem", cert_module_path="UFS:dev.pem", key_module_path="UFS:dev.key"
+    )
+    async with await start_tls_echo_server(
+        server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+    ) as server:
+        await _round_trip(modem, server.port, config)
+        assert server.peer_certs[-1] is not None
+    assert count(emulator, "+QFUPL") == 3  # only the explicit uploads above
+    settings = emulator.opened_with[-1][1]
+    assert (settings.cacert, settings.clientcert, settings.clientkey) == (
+        "UFS:trust.pem",
+        "UFS:dev.pem",
+        "UFS:dev.key",
+    )
+
+
+async def test_a_missing_module_file_fails_the_open_and_names_the_code(
+    modem: Modem, echo_server: TlsTestServer
+) -> None:
+    with pytest.raises(SocketOpenError) as info:
+        await modem.open_connection(
+            ECHO_HOST, echo_server.port, ssl=SSLConfig(ca_module_path="UFS:not-there.pem")
+        )
+    assert info.value.code == 579
