@@ -1,47 +1,106 @@
-"""With debug logging and the wire trace on, secrets and payloads never reach a log record."""
+"""With debug logging and the wire trace on, secrets and payloads never reach a log record.
+
+Canaries are planted in the APN password, the client private key (the key is
+uploaded through QFUPL on every open: ``delete_key_after_handshake``) and the
+payload; they are searched in raw, hex and base64 form in every log record,
+in the text of the exceptions raised on the way, and in the reprs of the
+objects a user would print. Payload tracing is a separate switch: with it on,
+payload bytes appear in the trace (which also proves the search finds them)
+while the password still does not.
+"""
 
 from __future__ import annotations
 
+import base64
 import secrets
+from collections.abc import MutableMapping
+from typing import Any
 
+import pytest
 import structlog
 
-from quectel_aio import Modem, SSLConfig
+from quectel_aio import Modem, QuectelError, SSLConfig
 from quectel_aio.testing import CertificateAuthority, IssuedCert, start_tls_echo_server
 
 from .conftest import ECHO_HOST
 
 
-async def test_canaries_stay_out_of_logs_and_errors(
-    device: str, ca: CertificateAuthority, server_cert: IssuedCert
-) -> None:
-    password = "pw" + secrets.token_hex(12)
-    payload_canary = secrets.token_hex(16).encode()
-    client = ca.issue_client_cert("canary-device", key_type="rsa")
-    key_lines = [line for line in client.key_pem.decode().splitlines() if not line.startswith("-----")]
-    config = SSLConfig(cafile=ca.cert_pem, certfile=client.cert_pem, keyfile=client.key_pem, seclevel=2)
-    texts: list[str] = []
+def _forms(secret: bytes) -> list[str]:
+    return [secret.decode("latin-1"), secret.hex(), base64.b64encode(secret).decode()]
+
+
+def _key_lines(client: IssuedCert) -> list[str]:
+    return [line for line in client.key_pem.decode().splitlines() if not line.startswith("-----")]
+
+
+async def _session(
+    device: str,
+    ca: CertificateAuthority,
+    server_cert: IssuedCert,
+    *,
+    password: str,
+    payload: bytes,
+    client: IssuedCert,
+    trace_payloads: bool,
+) -> tuple[list[MutableMapping[str, Any]], list[str]]:
+    config = SSLConfig(
+        cafile=ca.cert_pem,
+        certfile=client.cert_pem,
+        keyfile=client.key_pem,
+        delete_key_after_handshake=True,
+    )
+    texts: list[str] = [repr(config), str(config)]
     with structlog.testing.capture_logs() as records:
         async with (
             await start_tls_echo_server(
                 server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
             ) as server,
-            Modem.open(device, wire_trace=True) as modem,
+            Modem.open(device, wire_trace=True, trace_payloads=trace_payloads) as modem,
         ):
             await modem.activate_pdp(1, apn="internet", username="user", password=password)
             reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=config)
-            writer.write(payload_canary)
+            writer.write(payload)
             await writer.drain()
-            assert await reader.readexactly(len(payload_canary)) == payload_canary
-            texts.append(repr(writer.transport))
-            texts.append(repr(modem))
+            assert await reader.readexactly(len(payload)) == payload
+            texts.extend((repr(writer.transport), repr(modem), repr(reader), repr(writer)))
             writer.close()
             await writer.wait_closed()
+            # Failures on the way: their messages must not carry the secrets either.
+            with pytest.raises(QuectelError) as refused:
+                await modem.open_connection(ECHO_HOST, 1, ssl=config)
+            texts.extend((str(refused.value), repr(refused.value)))
+            await modem.upload_file("UFS:dup.key", client.key_pem)
+            with pytest.raises(QuectelError) as exists:
+                await modem.upload_file("UFS:dup.key", client.key_pem)
+            texts.extend((str(exists.value), repr(exists.value)))
+    return records, texts
+
+
+async def test_canaries_stay_out_of_logs_errors_and_reprs(
+    device: str, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    password = "pw" + secrets.token_hex(12)
+    payload = b"payload-" + secrets.token_hex(16).encode()
+    client = ca.issue_client_cert("canary-device", key_type="rsa")
+    records, texts = await _session(
+        device, ca, server_cert, password=password, payload=payload, client=client, trace_payloads=False
+    )
     assert any(r.get("event") == "tx" for r in records), "the wire trace was not on"
-    texts.extend(repr(record) for record in records)
-    blob = "\n".join(texts)
-    assert password not in blob
-    assert payload_canary.decode() not in blob
-    assert payload_canary.hex() not in blob
-    for line in key_lines:
-        assert line not in blob
+    blob = "\n".join(texts + [repr(record) for record in records])
+    for form in _forms(password.encode()) + _forms(payload) + _key_lines(client):
+        assert form not in blob
+
+
+async def test_payload_tracing_is_a_separate_switch_that_shows_only_payloads(
+    device: str, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    password = "pw" + secrets.token_hex(12)
+    payload = b"payload-" + secrets.token_hex(16).encode()
+    client = ca.issue_client_cert("canary-device", key_type="rsa")
+    records, texts = await _session(
+        device, ca, server_cert, password=password, payload=payload, client=client, trace_payloads=True
+    )
+    blob = "\n".join(texts + [repr(record) for record in records])
+    assert payload.hex() in blob  # the switch works, and the search would find a leak
+    for form in _forms(password.encode()):
+        assert form not in blob
