@@ -54,6 +54,7 @@ from ._errors import (
     PortBusy,
     QuectelError,
     RemoteProtocolError,
+    SocketBroken,
 )
 from ._grammar import error_text
 from ._ports import Port
@@ -546,34 +547,48 @@ class AtChannel:
     async def _escape(self) -> str:
         core, loop = self._core, asyncio.get_running_loop()
         guard = self.escape_guard_time
-        silence = guard * 1.1 + 0.01
+        silence = guard + max(0.1 * guard, 0.05)
         ended: asyncio.Future[str] = loop.create_future()
         self._session_ended = ended
         owned = self._session_owns_lock
+        client = core.transparent_client
+        reason = ""
         try:
-            with contextlib.suppress(TimeoutError):
-                await self._port.drain(timeout=self._write_timeout)
-                # Silence before: wake early if the connection ends meanwhile.
-                return await asyncio.wait_for(asyncio.shield(ended), silence)
-            if core.transparent_client is None:
-                return "NO CARRIER"
-            self._escape_sent = True
-            self._port.write(core.start_escape())
-            try:
-                async with asyncio.timeout(silence + guard + self._margin):
-                    reason = await asyncio.shield(ended)
-            except TimeoutError:
+            for attempt in (1, 2):
+                with contextlib.suppress(TimeoutError):
+                    await self._port.drain(timeout=self._write_timeout)
+                    # Silence before: wake early if the connection ends meanwhile.
+                    return await asyncio.wait_for(asyncio.shield(ended), silence)
+                if core.transparent_client is None:
+                    return "NO CARRIER"
+                self._escape_sent = True
+                self._port.write(core.start_escape())
+                try:
+                    async with asyncio.timeout(silence + guard + self._margin):
+                        reason = await asyncio.shield(ended)
+                    break
+                except TimeoutError:
+                    # The module took "+++" for data (the silence before it was
+                    # too short on its side); it is still transparent.
+                    core.cancel_escape()
+                    self.log.warning("escape_not_answered", attempt=attempt)
+            else:
                 exc = ModemUnavailable(
                     f"the module did not leave transparent mode after +++ ({guard:g} s guard)"
                 )
                 self._fail(exc)
-                raise exc from None
+                raise exc
         finally:
             self._session_ended = None
         if reason == "NO CARRIER" and owned:
             # The connection ended as +++ went out: the module may hold "+++" as
             # the start of a command line. One AT exchange flushes it.
             await self._flush_command_line()
+        if attempt > 1 and reason == "OK":
+            raise SocketBroken(
+                f"client {client}: a first +++ was taken as data and reached the peer; "
+                "the port is in command mode again but the stream is no longer intact"
+            )
         return reason
 
     async def _flush_command_line(self) -> None:

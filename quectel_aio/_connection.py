@@ -280,6 +280,11 @@ class ModemConnection:
         self._state = ConnectionState.ESCAPING
         return b"+++"
 
+    def cancel_escape(self) -> None:
+        """The ``+++`` went unanswered (the module took it as data): transparent again."""
+        if self._state is ConnectionState.ESCAPING:
+            self._state = ConnectionState.TRANSPARENT
+
     @property
     def holds_transparent_tail(self) -> bool:
         """Raw bytes are held back because they may start an in-band result code."""

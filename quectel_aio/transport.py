@@ -44,11 +44,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from . import _commands as cmd
+from ._access_modes import AccessMode, AccessModeSwitching, SocketState, parse_access_mode
 from ._errors import (
     CommandError,
     CommandTimeout,
@@ -61,52 +61,19 @@ from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
 if TYPE_CHECKING:
     from ._channel import AtChannel
 
-__all__ = ["AccessMode", "ModemSocketTransport"]
-
-
-class AccessMode(enum.IntEnum):
-    """``<access_mode>`` of AT+QSSLOPEN (SSL Application Note §1.4)."""
-
-    #: Data waits in the module until read with AT+QSSLRECV.
-    BUFFER = 0
-    #: Data is pushed inside ``+QSSLURC: "recv",<id>,<len>``.
-    PUSH = 1
-    #: The port becomes a raw pipe for the socket.
-    TRANSPARENT = 2
-
-
-class _State(enum.Enum):
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
+__all__ = ["AccessMode", "ModemSocketTransport", "parse_access_mode"]
 
 
 #: Default write buffer high-water mark (asyncio's default).
 DEFAULT_HIGH_WATER = 64 * 1024
 #: Largest write handed to the port at once in transparent mode.
 _TRANSPARENT_CHUNK = 16 * 1024
-_MODE_NAMES = {"buffer": AccessMode.BUFFER, "push": AccessMode.PUSH, "transparent": AccessMode.TRANSPARENT}
-
-
-def parse_access_mode(mode: AccessMode | str) -> AccessMode:
-    """``"buffer"``, ``"push"``, ``"transparent"`` or an :class:`AccessMode`.
-
-    Raises:
-        LocalProtocolError: anything else.
-    """
-    if isinstance(mode, AccessMode):
-        return mode
-    if isinstance(mode, str) and mode in _MODE_NAMES:
-        return _MODE_NAMES[mode]
-    raise LocalProtocolError(f"mode must be one of {sorted(_MODE_NAMES)}, not {mode!r}")
-
-
 #: First back-off after SEND FAIL, doubled up to ``_SEND_FAIL_MAX_DELAY``.
 _SEND_FAIL_FIRST_DELAY = 0.02
 _SEND_FAIL_MAX_DELAY = 1.0
 
 
-class ModemSocketTransport(asyncio.Transport):
+class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
     """One module SSL socket as an asyncio transport.
 
     Created by :meth:`quectel_aio.Modem.create_connection`; do not instantiate
@@ -145,7 +112,7 @@ class ModemSocketTransport(asyncio.Transport):
             "sslcontext": None,
         }
         self._mode = access_mode
-        self._state = _State.OPEN
+        self._state = SocketState.OPEN
         self._reading = True
         self._remote_closed = False
         self._aborted = False
@@ -195,29 +162,12 @@ class ModemSocketTransport(asyncio.Transport):
             self._data_pushed(data)
 
     def _data_pushed(self, data: bytes) -> None:
-        if self._state is _State.CLOSED or self._aborted:
+        if self._state is SocketState.CLOSED or self._aborted:
             return
         if self._not_made is not None:
             self._not_made.append(data)  # data_received only after connection_made
             return
         self._protocol.data_received(data)
-
-    # -- transparent session (see AtChannel.enter_transparent) ----------------------
-
-    def transparent_data(self, data: bytes) -> None:
-        """Raw bytes of this socket arrived while the port is transparent."""
-        self._data_pushed(data)
-
-    def transparent_ended(self, reason: str) -> None:
-        """The port left transparent mode (``"OK"``, ``"NO CARRIER"`` or ``"FAILED"``)."""
-        if self._mode is AccessMode.TRANSPARENT:
-            self._mode = AccessMode.BUFFER  # after +++ the module keeps the socket in buffer mode
-            self._extra["access_mode"] = self._mode
-        if reason == "NO CARRIER":
-            self._no_carrier = True
-            self._remote_close()
-        else:
-            self._doorbell.set()
 
     def _remote_close(self) -> None:
         self._remote_closed = True
@@ -226,13 +176,13 @@ class ModemSocketTransport(asyncio.Transport):
 
     def _broken(self, exc: Exception) -> None:
         """An outside cause (restart, PDP loss, port failure) killed the socket."""
-        if self._state is _State.CLOSED:
+        if self._state is SocketState.CLOSED:
             return
         self._error = exc
         self._buffer.clear()
         for task in list(self._tasks):
             task.cancel()
-        self._state = _State.CLOSED
+        self._state = SocketState.CLOSED
         self._schedule_connection_lost(exc)
         self._on_finished(self._client_id)
 
@@ -244,13 +194,13 @@ class ModemSocketTransport(asyncio.Transport):
 
     def is_closing(self) -> bool:
         """True once :meth:`close` or :meth:`abort` was called or the socket ended."""
-        return self._state is not _State.OPEN
+        return self._state is not SocketState.OPEN
 
     def close(self) -> None:
         """Flush buffered writes, then ``AT+QSSLCLOSE``, then ``connection_lost(None)``."""
-        if self._state is not _State.OPEN:
+        if self._state is not SocketState.OPEN:
             return
-        self._state = _State.CLOSING
+        self._state = SocketState.CLOSING
         self._write_wakeup.set()
         self._closing_task = self._loop.create_task(
             self._close_sequence(flush=True), name="quectel-aio-close"
@@ -258,12 +208,12 @@ class ModemSocketTransport(asyncio.Transport):
 
     def abort(self) -> None:
         """Drop buffered writes and close at once."""
-        if self._state is _State.CLOSED:
+        if self._state is SocketState.CLOSED:
             return
         self._aborted = True
         self._buffer.clear()
-        if self._state is _State.OPEN:
-            self._state = _State.CLOSING
+        if self._state is SocketState.OPEN:
+            self._state = SocketState.CLOSING
         self._write_wakeup.set()
         if self._closing_task is None:
             self._closing_task = self._loop.create_task(
@@ -284,7 +234,7 @@ class ModemSocketTransport(asyncio.Transport):
 
     def is_reading(self) -> bool:
         """True unless reading is paused."""
-        return self._reading and self._state is not _State.CLOSED
+        return self._reading and self._state is not SocketState.CLOSED
 
     def pause_reading(self) -> None:
         """Stop taking data: data waits in the module (or in the port in transparent mode).
@@ -293,7 +243,7 @@ class ModemSocketTransport(asyncio.Transport):
         socket to buffer mode until :meth:`resume_reading`; transparent mode
         stops reading the (exclusive) port.
         """
-        if not self._reading or self._state is _State.CLOSED:
+        if not self._reading or self._state is SocketState.CLOSED:
             return
         self._reading = False
         if self._mode is AccessMode.TRANSPARENT:
@@ -311,109 +261,6 @@ class ModemSocketTransport(asyncio.Transport):
         if self._overflowed:
             self._spawn(self._restore_push(), "restore-push")
 
-    # -- access mode ------------------------------------------------------------------
-
-    @property
-    def access_mode(self) -> AccessMode:
-        """The socket's current access mode."""
-        return self._mode
-
-    async def switch_mode(self, mode: AccessMode | Literal["buffer", "push", "transparent"]) -> None:
-        """Switch the socket's access mode with ``AT+QISWTMD`` (``+++`` out of transparent).
-
-        While a socket is transparent the port is exclusive to it: commands
-        for other sockets wait until it leaves that mode.
-
-        Raises:
-            LocalProtocolError: unknown mode (nothing is sent).
-            SocketBroken: the socket is closing or closed, or its connection
-                ended while leaving transparent mode.
-            CommandError, CommandTimeout: the module refused or did not answer.
-        """
-        target = parse_access_mode(mode)
-        self._check_open()
-        async with self._mode_lock:
-            self._check_open()
-            self._overflowed = False
-            await self._switch_locked(target)
-
-    def _check_open(self) -> None:
-        if self._state is not _State.OPEN:
-            raise SocketBroken(f"client {self._client_id} is closing or closed")
-
-    async def _switch_locked(self, target: AccessMode) -> None:
-        channel, client_id = self._channel, self._client_id
-        if self._mode is target:
-            return
-        if self._mode is AccessMode.TRANSPARENT:
-            reason = await channel.escape_transparent()
-            if reason != "OK":
-                raise SocketBroken(f"client {client_id}: the connection ended while leaving transparent mode")
-            if target is AccessMode.BUFFER:
-                return
-        if target is AccessMode.BUFFER:
-            await channel.execute(cmd.SwitchAccessMode(client_id, int(AccessMode.BUFFER)))
-            self._set_mode(AccessMode.BUFFER)
-            self._doorbell.set()
-            return
-        if self._mode is AccessMode.PUSH:
-            await self._enter_transparent(cmd.SwitchAccessMode(client_id, int(AccessMode.TRANSPARENT)))
-            return
-        # Out of buffer mode: the receive pump switches between two reads.
-        done: asyncio.Future[None] = self._loop.create_future()
-        self._pending_switch = (target, done)
-        self._doorbell.set()
-        await done
-
-    def _set_mode(self, mode: AccessMode) -> None:
-        self._mode = mode
-        self._extra["access_mode"] = mode
-
-    async def _enter_transparent(self, command: cmd.Command) -> None:
-        self._set_mode(AccessMode.TRANSPARENT)
-        try:
-            await self._channel.enter_transparent(command, self)
-        except BaseException:
-            if self._mode is AccessMode.TRANSPARENT and self._channel.transparent_client != self._client_id:
-                self._set_mode(AccessMode.BUFFER)
-            raise
-        if not self._reading:
-            self._channel.pause_port_reading()
-        self._write_wakeup.set()
-
-    async def _perform_pending_switch(self) -> None:
-        pending, self._pending_switch = self._pending_switch, None
-        if pending is None:
-            return
-        target, done = pending
-        try:
-            if target is AccessMode.TRANSPARENT:
-                await self._enter_transparent(cmd.SwitchAccessMode(self._client_id, int(target)))
-            else:
-                await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(target)))
-                self._set_mode(target)
-        except BaseException as exc:
-            if not done.done():
-                done.set_exception(exc)
-            if isinstance(exc, QuectelError):
-                return
-            raise
-        if not done.done():
-            done.set_result(None)
-
-    async def _overflow_to_buffer(self) -> None:
-        async with self._mode_lock:
-            if self._mode is AccessMode.PUSH and not self._reading and self._state is _State.OPEN:
-                await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(AccessMode.BUFFER)))
-                self._set_mode(AccessMode.BUFFER)
-                self._overflowed = True
-
-    async def _restore_push(self) -> None:
-        async with self._mode_lock:
-            if self._overflowed and self._reading and self._state is _State.OPEN:
-                self._overflowed = False
-                await self._switch_locked(AccessMode.PUSH)
-
     # -- asyncio.WriteTransport -----------------------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -425,7 +272,7 @@ class ModemSocketTransport(asyncio.Transport):
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
-        if self._state is not _State.OPEN:
+        if self._state is not SocketState.OPEN:
             if self._error is not None or self._remote_closed:
                 return  # like asyncio: writes after the connection was lost are dropped
             raise RuntimeError("write() after close()")
@@ -517,8 +364,8 @@ class ModemSocketTransport(asyncio.Transport):
         keep_open = self._protocol.eof_received()
         del keep_open  # the module socket is gone either way
         self._buffer.clear()
-        if self._state is _State.OPEN:
-            self._state = _State.CLOSING
+        if self._state is SocketState.OPEN:
+            self._state = SocketState.CLOSING
         if self._closing_task is None:
             self._closing_task = self._loop.create_task(
                 self._close_sequence(flush=False), name="quectel-aio-remote-close"
@@ -542,7 +389,7 @@ class ModemSocketTransport(asyncio.Transport):
                         await self._send_chunk(chunk)
                     del self._buffer[: len(chunk)]
                     self._maybe_resume_protocol()
-                if self._state is not _State.OPEN and (not self._buffer or self._aborted):
+                if self._state is not SocketState.OPEN and (not self._buffer or self._aborted):
                     return
         except asyncio.CancelledError:
             raise
@@ -595,8 +442,8 @@ class ModemSocketTransport(asyncio.Transport):
             except QuectelError as exc:
                 error = exc if self._error is None else None
         finally:
-            if self._state is not _State.CLOSED:
-                self._state = _State.CLOSED
+            if self._state is not SocketState.CLOSED:
+                self._state = SocketState.CLOSED
                 self._schedule_connection_lost(self._error)
                 self._on_finished(self._client_id)
         del error
@@ -608,8 +455,8 @@ class ModemSocketTransport(asyncio.Transport):
             self._error.__cause__ = exc if self._error is not exc else exc.__cause__
         self._aborted = True
         self._buffer.clear()
-        if self._state is _State.OPEN:
-            self._state = _State.CLOSING
+        if self._state is SocketState.OPEN:
+            self._state = SocketState.CLOSING
         if self._closing_task is None:
             self._closing_task = self._loop.create_task(
                 self._close_sequence(flush=False), name="quectel-aio-fail-close"

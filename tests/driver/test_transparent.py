@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
 
-from quectel_aio import AccessMode, Modem, PortBusy, SSLConfig
+from quectel_aio import AccessMode, Modem, ModemUnavailable, PortBusy, SocketBroken, SSLConfig
 from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
 from .helpers import commands, count, eventually
 
 GUARD = 0.05
+#: The host keeps a longer silence than the emulated module needs, so a busy
+#: test machine cannot shorten the module's view of it below GUARD.
+HOST_GUARD = 0.1
 TOKENS = (
     b'\r\nOK\r\n+QSSLURC: "closed",0\r\n\r\nSEND OK\r\n> \r\nERROR\r\nCONNECT\r\n'
     b"+++AT\r\n+QSSLRECV: 1500\r\nNO CARRIER\x00\xff\r\n"
@@ -28,7 +32,7 @@ def emulator_config() -> EmulatorConfig:
 
 @pytest.fixture
 async def modem(device: str) -> AsyncIterator[Modem]:
-    async with Modem.open(device, margin=3.0, escape_guard_time=GUARD) as opened:
+    async with Modem.open(device, margin=3.0, escape_guard_time=HOST_GUARD) as opened:
         await opened.activate_pdp(1, apn="internet")
         yield opened
 
@@ -166,3 +170,50 @@ async def test_buffer_mode_sockets_share_the_port_around_a_transparent_session(
     for _, writer in (buffered, raw):
         writer.close()
         await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def _guarded_session(
+    module_guard: float, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> AsyncIterator[tuple[Modem, asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A modem whose host guard (0.05 s, so 0.1 s of silence) is shorter than the module's."""
+    emulator = ModemEmulator(
+        EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, escape_guard_time=module_guard)
+    )
+    try:
+        async with (
+            emulator.serve_pty() as path,
+            Modem.open(path, margin=0.5, escape_guard_time=0.05) as modem,
+        ):
+            await modem.activate_pdp(1, apn="internet")
+            reader, writer = await modem.open_connection(
+                ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+            )
+            assert await echo(reader, writer, b"x", 1) == b"x"
+            yield modem, reader, writer
+    finally:
+        await emulator.aclose()
+
+
+async def test_escape_taken_as_data_then_accepted_fails_only_the_socket(
+    echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    # The first "+++" follows 0.1 s of silence, less than the module's 0.12 s: it is
+    # data and reaches the echo server. The second follows a long wait and works.
+    async with _guarded_session(0.12, echo_server, ssl_config) as (modem, reader, writer):
+        with pytest.raises(SocketBroken, match="taken as data"):
+            await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
+        with pytest.raises(SocketBroken):
+            await reader.read()
+        assert modem.transparent_client is None
+        assert await modem.command("AT") == []
+
+
+async def test_escape_never_accepted_fails_the_channel(
+    echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with _guarded_session(5.0, echo_server, ssl_config) as (modem, _, writer):
+        with pytest.raises(ModemUnavailable, match=r"did not leave transparent mode"):
+            await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
+        with pytest.raises(ModemUnavailable):
+            await modem.command("AT")
