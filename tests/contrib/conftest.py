@@ -18,6 +18,7 @@ from quectel_aio.testing import (
     server_ssl_context,
 )
 
+from .peer import PeerServer
 from .web import WebServer
 
 #: Host names the emulator maps to 127.0.0.1; the server certificate covers them.
@@ -82,6 +83,13 @@ async def emulator() -> AsyncIterator[ModemEmulator]:
 async def modem(emulator: ModemEmulator) -> AsyncIterator[Modem]:
     async with open_emulated_modem(emulator) as opened:
         yield opened
+
+
+@pytest.fixture
+async def peer(server_cert: IssuedCert) -> AsyncIterator[PeerServer]:
+    ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
+    async with await PeerServer().start(ctx) as server:
+        yield server
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from quectel_aio import SSLConfig
-from quectel_aio.testing import CertificateAuthority, IssuedCert, server_ssl_context
+from quectel_aio.testing import CertificateAuthority
 
 from .conftest import PEER_HOST, open_emulated_modem
 from .peer import PeerServer, pattern
@@ -140,13 +140,6 @@ class Side:
         # scheduled callback here so the other checks run on both sides.
         await asyncio.sleep(0)
         return transport, protocol
-
-
-@pytest.fixture
-async def peer(server_cert: IssuedCert) -> AsyncIterator[PeerServer]:
-    ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
-    async with await PeerServer().start(ctx) as server:
-        yield server
 
 
 @pytest.fixture(params=["loopback", "modem"])

@@ -1,0 +1,110 @@
+"""ModemByteStream: anyio's byte stream interface over a module TLS socket."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import anyio
+import pytest
+from anyio.abc import SocketAttribute
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from quectel_aio import LocalProtocolError, Modem, SSLConfig
+from quectel_aio.contrib.anyio import ModemAttribute, ModemByteStream
+from quectel_aio.testing import ModemEmulator
+
+from .conftest import PEER_HOST
+from .peer import PeerServer, pattern
+
+
+async def connect(modem: Modem, peer: PeerServer, ssl_config: SSLConfig) -> ModemByteStream:
+    return await ModemByteStream.connect(modem, PEER_HOST, peer.port, ssl=ssl_config)
+
+
+async def test_echo_round_trip_with_anyio_buffered_reader(
+    modem: Modem, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    data = pattern(50_000)
+    async with await connect(modem, peer, ssl_config) as stream:
+        await stream.send(b"E")
+        buffered = BufferedByteReceiveStream(stream)
+        for offset in range(0, len(data), 5000):
+            await stream.send(data[offset : offset + 5000])
+        assert await buffered.receive_exactly(len(data)) == data
+
+
+async def test_peer_close_is_end_of_stream_after_every_byte(
+    modem: Modem, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    async with await connect(modem, peer, ssl_config) as stream:
+        await stream.send(b"C" + (30_000).to_bytes(8, "big"))
+        received = bytearray()
+        async for part in stream:  # anyio ends the iteration at EndOfStream
+            received += part
+        assert received == pattern(30_000)
+        with pytest.raises(anyio.EndOfStream):
+            await stream.receive()
+        with pytest.raises(anyio.BrokenResourceError):
+            await stream.send(b"too late")
+
+
+async def test_send_eof_is_not_supported(modem: Modem, peer: PeerServer, ssl_config: SSLConfig) -> None:
+    async with await connect(modem, peer, ssl_config) as stream:
+        with pytest.raises(NotImplementedError):
+            await stream.send_eof()
+
+
+async def test_use_after_aclose_is_closed_resource(
+    modem: Modem, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    stream = await connect(modem, peer, ssl_config)
+    await stream.send(b"E")
+    await stream.aclose()
+    await stream.aclose()  # idempotent
+    with pytest.raises(anyio.ClosedResourceError):
+        await stream.send(b"x")
+    with pytest.raises(anyio.ClosedResourceError):
+        await stream.receive()
+
+
+async def test_two_concurrent_receivers_are_refused(
+    modem: Modem, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    async with await connect(modem, peer, ssl_config) as stream:
+        await stream.send(b"E")
+        first = asyncio.ensure_future(stream.receive())
+        await asyncio.sleep(0)
+        with pytest.raises(anyio.BusyResourceError):
+            await stream.receive()
+        await stream.send(b"ping")
+        assert await asyncio.wait_for(first, 10) == b"ping"
+
+
+async def test_a_failed_socket_is_broken_resource(
+    modem: Modem, emulator: ModemEmulator, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    async with await connect(modem, peer, ssl_config) as stream:
+        await stream.send(b"E")
+        emulator.deactivate_pdp(1)
+        with pytest.raises(anyio.BrokenResourceError) as caught:
+            await asyncio.wait_for(stream.receive(), 10)
+        assert isinstance(caught.value.__cause__, ConnectionError)
+
+
+async def test_typed_attributes(modem: Modem, peer: PeerServer, ssl_config: SSLConfig) -> None:
+    async with await connect(modem, peer, ssl_config) as stream:
+        assert stream.extra(SocketAttribute.remote_address) == PEER_HOST
+        assert stream.extra(SocketAttribute.remote_port) == peer.port
+        assert stream.extra(ModemAttribute.server_hostname) == PEER_HOST
+        assert stream.extra(ModemAttribute.client_id) in range(12)
+        assert stream.extra(ModemAttribute.ssl_context_id) in range(6)
+        with pytest.raises(anyio.TypedAttributeLookupError):
+            stream.extra(SocketAttribute.raw_socket)
+
+
+async def test_arguments_are_checked(modem: Modem, peer: PeerServer, ssl_config: SSLConfig) -> None:
+    with pytest.raises(LocalProtocolError, match="SSLConfig"):
+        await ModemByteStream.connect(modem, PEER_HOST, peer.port, ssl=ssl.create_default_context())  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        await ModemByteStream.connect(modem, 'bad"host', peer.port, ssl=ssl_config)
