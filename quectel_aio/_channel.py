@@ -39,12 +39,12 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
 from . import _commands as cmd
 from . import _events as ev
+from ._channel_transparent import TransparentChannel, TransparentSession
 from ._connection import ModemConnection
 from ._errors import (
     CommandError,
@@ -54,7 +54,6 @@ from ._errors import (
     PortBusy,
     QuectelError,
     RemoteProtocolError,
-    SocketBroken,
 )
 from ._grammar import error_text
 from ._ports import Port
@@ -70,16 +69,6 @@ QUIET_PERIOD = 0.5
 #: Seconds of silence after which raw bytes that could start ``NO CARRIER``
 #: are handed over as data.
 TAIL_HOLD = 0.02
-
-
-class TransparentSession(Protocol):
-    """Receives what the port carries while it is transparent for one socket."""
-
-    def transparent_data(self, data: bytes) -> None:
-        """Raw socket bytes arrived."""
-
-    def transparent_ended(self, reason: str) -> None:
-        """The port is back in command mode (``"OK"`` or ``"NO CARRIER"``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +94,7 @@ class _Exchange:
         self.restarted = False
 
 
-class AtChannel:
+class AtChannel(TransparentChannel):
     """The single owner of the AT port (see the module docstring)."""
 
     def __init__(
@@ -452,178 +441,3 @@ class AtChannel:
         task = asyncio.get_running_loop().create_task(finish(), name="quectel-aio-abandon")
         self._finishers.add(task)
         task.add_done_callback(self._finishers.discard)
-
-    # -- transparent mode --------------------------------------------------------
-
-    @property
-    def transparent_client(self) -> int | None:
-        """The client ID that holds the port in transparent mode, if any."""
-        return self._core.transparent_client
-
-    async def enter_transparent(
-        self, command: cmd.Command, session: TransparentSession, *, timeout: float | None = None
-    ) -> None:
-        """Run a command that answers ``CONNECT`` and keep the port for ``session``.
-
-        On return the port is transparent: the lock stays held until the
-        session ends, and ``session`` receives every raw byte.
-
-        Raises:
-            LocalProtocolError: ``command`` does not open a transparent session.
-            CommandError: the module refused (``ERROR``, ``NO CARRIER``).
-            CommandTimeout, ModemUnavailable: as for :meth:`execute`.
-        """
-        if command.transparent_client is None:
-            raise LocalProtocolError(f"{command.at_name} does not open a transparent session")
-        self._check_usable()
-        await self._lock.acquire()
-        self._handed_over = False
-        entered = False
-        try:
-            self._check_usable()
-            # Installed before the command: data may follow CONNECT in the same read.
-            self._session = session
-            self._escape_sent = False
-            response = await self._exchange_locked(command, None, timeout)
-            if isinstance(response, ev.CommandSucceeded):
-                if self._session is session:
-                    self._session_owns_lock = True
-                    entered = True
-                    self.log.info("transparent_entered", client_id=command.transparent_client)
-                return
-            if isinstance(response, ev.CommandFailed):
-                raise await self._describe_failure_locked(command, response)
-            raise RemoteProtocolError(f"unexpected response {type(response).__name__}")
-        finally:
-            if not entered:
-                if self._session is session:
-                    self._session = None
-                if self._handed_over:
-                    self._handed_over = False
-                else:
-                    self._lock.release()
-
-    def write_transparent(self, data: bytes) -> None:
-        """Write socket bytes while the port is transparent.
-
-        Raises:
-            LocalProtocolError: the port is not transparent or an escape is pending.
-        """
-        self._check_usable()
-        self._port.write(self._core.send_transparent(data))
-
-    async def drain(self) -> None:
-        """Wait until the port's write buffer has room again."""
-        await self._port.drain()
-
-    def pause_port_reading(self) -> None:
-        """Stop reading the port (transparent mode only: the port is exclusive)."""
-        if self._session is not None:
-            self._read_gate.clear()
-
-    def resume_port_reading(self) -> None:
-        """Read the port again."""
-        self._read_gate.set()
-
-    async def escape_transparent(self) -> str:
-        """Leave transparent mode: silence, ``+++``, silence, then ``OK``.
-
-        Returns:
-            ``"OK"`` (the socket stays open in buffer access mode) or
-            ``"NO CARRIER"`` (the connection ended meanwhile).
-
-        Raises:
-            ModemUnavailable: no answer to ``+++``; the channel is failed,
-                since the port's state is unknown.
-        """
-        if self._core.transparent_client is None:
-            return "NO CARRIER"
-        return await self._escape()
-
-    async def _escape_orphan(self) -> None:
-        with contextlib.suppress(QuectelError):
-            await self._escape()
-
-    async def _escape(self) -> str:
-        core, loop = self._core, asyncio.get_running_loop()
-        guard = self.escape_guard_time
-        silence = guard + max(0.1 * guard, 0.05)
-        ended: asyncio.Future[str] = loop.create_future()
-        self._session_ended = ended
-        owned = self._session_owns_lock
-        client = core.transparent_client
-        reason = ""
-        try:
-            for attempt in (1, 2):
-                with contextlib.suppress(TimeoutError):
-                    await self._port.drain(timeout=self._write_timeout)
-                    # Silence before: wake early if the connection ends meanwhile.
-                    return await asyncio.wait_for(asyncio.shield(ended), silence)
-                if core.transparent_client is None:
-                    return "NO CARRIER"
-                self._escape_sent = True
-                self._port.write(core.start_escape())
-                try:
-                    async with asyncio.timeout(silence + guard + self._margin):
-                        reason = await asyncio.shield(ended)
-                    break
-                except TimeoutError:
-                    # The module took "+++" for data (the silence before it was
-                    # too short on its side); it is still transparent.
-                    core.cancel_escape()
-                    self.log.warning("escape_not_answered", attempt=attempt)
-            else:
-                exc = ModemUnavailable(
-                    f"the module did not leave transparent mode after +++ ({guard:g} s guard)"
-                )
-                self._fail(exc)
-                raise exc
-        finally:
-            self._session_ended = None
-        if reason == "NO CARRIER" and owned:
-            # The connection ended as +++ went out: the module may hold "+++" as
-            # the start of a command line. One AT exchange flushes it.
-            await self._flush_command_line()
-        if attempt > 1 and reason == "OK":
-            raise SocketBroken(
-                f"client {client}: a first +++ was taken as data and reached the peer; "
-                "the port is in command mode again but the stream is no longer intact"
-            )
-        return reason
-
-    async def _flush_command_line(self) -> None:
-        self._handed_over = False
-        try:
-            with contextlib.suppress(CommandError, CommandTimeout, RemoteProtocolError):
-                await self._exchange_locked(cmd.Attention(), None, None)
-        finally:
-            if self._handed_over:
-                self._handed_over = False
-            else:
-                self._lock.release()
-
-    def _session_end(self, reason: str) -> None:
-        session, self._session = self._session, None
-        owned, self._session_owns_lock = self._session_owns_lock, False
-        self._read_gate.set()
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
-            self._tail_timer = None
-        ended = self._session_ended
-        if ended is not None and not ended.done():
-            ended.set_result(reason)
-        self.log.info("transparent_ended", reason=reason)
-        if session is not None:
-            session.transparent_ended(reason)
-        if owned and not (self._escape_sent and reason == "NO CARRIER"):
-            self._lock.release()
-
-    def _arm_tail_timer(self) -> None:
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
-        self._tail_timer = asyncio.get_running_loop().call_later(self.tail_hold, self._release_tail)
-
-    def _release_tail(self) -> None:
-        self._tail_timer = None
-        self._core.release_transparent_tail()
-        self._drain_events()

@@ -97,17 +97,15 @@ from ._events import (
     SslDataAvailable,
     SslDataPushed,
     SslOpened,
-    TransparentData,
-    TransparentEnded,
     UnknownUrc,
 )
 from ._grammar import MAX_LINE_LENGTH
-from ._raw_mode import ESCAPE_OK, NO_CARRIER, split_raw
+from ._raw_mode import TransparentParsing
 
 __all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "ConnectionState", "ModemConnection"]
 
 
-class ModemConnection:
+class ModemConnection(TransparentParsing):
     """The sans-IO AT protocol engine for one serial channel.
 
     Args:
@@ -166,13 +164,6 @@ class ModemConnection:
     def abandoned(self) -> Command | None:
         """The abandoned command whose late replies are being swallowed."""
         return self._command if self._state is ConnectionState.ABANDONED else None
-
-    @property
-    def transparent_client(self) -> int | None:
-        """The client ID whose transparent session owns the port, if any."""
-        if self._state in (ConnectionState.TRANSPARENT, ConnectionState.ESCAPING):
-            return self._raw_client
-        return None
 
     @property
     def payload_echo(self) -> bool:
@@ -255,45 +246,6 @@ class ModemConnection:
         elif self._state is ConnectionState.DATA_PHASE:
             self._state = ConnectionState.AWAITING_RESPONSE
         return payload
-
-    def send_transparent(self, data: bytes | bytearray | memoryview) -> bytes:
-        """Return socket bytes to write while the port is transparent.
-
-        Raises:
-            LocalProtocolError: the port is not transparent, or an escape is
-                pending (the guard time after ``+++`` must stay silent).
-        """
-        if self._state is not ConnectionState.TRANSPARENT:
-            raise LocalProtocolError(f"the port is not in transparent mode (state {self._state.name})")
-        return bytes(data)
-
-    def start_escape(self) -> bytes:
-        """Return ``+++``, the escape from transparent mode, and wait for ``OK``.
-
-        The driver must keep the guard time of silence before and after it.
-
-        Raises:
-            LocalProtocolError: the port is not transparent.
-        """
-        if self._state is not ConnectionState.TRANSPARENT:
-            raise LocalProtocolError(f"the port is not in transparent mode (state {self._state.name})")
-        self._state = ConnectionState.ESCAPING
-        return b"+++"
-
-    def cancel_escape(self) -> None:
-        """The ``+++`` went unanswered (the module took it as data): transparent again."""
-        if self._state is ConnectionState.ESCAPING:
-            self._state = ConnectionState.TRANSPARENT
-
-    @property
-    def holds_transparent_tail(self) -> bool:
-        """Raw bytes are held back because they may start an in-band result code."""
-        return self._mode is ParserMode.RAW and bool(self._buffer)
-
-    def release_transparent_tail(self) -> None:
-        """Hand the held-back raw tail over as data (the link went idle)."""
-        if self._mode is ParserMode.RAW:
-            self._release_tail = True
 
     def abandon_command(self) -> None:
         """Give up on the command in flight (timeout or cancellation).
@@ -430,29 +382,6 @@ class ModemConnection:
         if not text:
             return None
         return self._line(text)
-
-    def _raw_step(self) -> Event | NeedData | None:
-        if not self._buffer:
-            self._release_tail = False
-            return self._at_end()
-        terminators = (NO_CARRIER, ESCAPE_OK) if self._state is ConnectionState.ESCAPING else (NO_CARRIER,)
-        data, terminator = split_raw(self._buffer, terminators, self._release_tail or self._eof)
-        client = self._raw_client
-        if terminator is not None:
-            self._mode = ParserMode.LINE
-            self._state = ConnectionState.IDLE
-            self._release_tail = False
-            return TransparentEnded(client, terminator.strip().decode("ascii"))
-        if data:
-            return TransparentData(client, data)
-        self._release_tail = False
-        return NEED_DATA
-
-    def _enter_raw(self, client_id: int) -> None:
-        self._mode = ParserMode.RAW
-        self._state = ConnectionState.TRANSPARENT
-        self._raw_client = client_id
-        self._release_tail = False
 
     def _at_end(self) -> Event | NeedData | None:
         """Nothing complete is buffered: NEED_DATA, or the EOF handling."""

@@ -22,8 +22,11 @@ releases it as data.
 from __future__ import annotations
 
 from ._buffer import ReceiveBuffer
+from ._core_states import ConnectionState, ParserMode
+from ._errors import LocalProtocolError
+from ._events import NEED_DATA, Event, NeedData, TransparentData, TransparentEnded
 
-__all__ = ["ESCAPE_OK", "NO_CARRIER", "held_prefix_length", "split_raw"]
+__all__ = ["ESCAPE_OK", "NO_CARRIER", "TransparentParsing", "held_prefix_length", "split_raw"]
 
 NO_CARRIER = b"\r\nNO CARRIER\r\n"
 ESCAPE_OK = b"\r\nOK\r\n"
@@ -67,3 +70,86 @@ def split_raw(
     size = len(buffer)
     hold = 0 if release_tail else held_prefix_length(buffer.tail(_LONGEST), terminators)
     return buffer.extract_at_most(size - hold), None
+
+
+class TransparentParsing:
+    """The transparent-mode part of :class:`~quectel_aio._connection.ModemConnection`."""
+
+    _state: ConnectionState
+    _mode: ParserMode
+    _buffer: ReceiveBuffer
+    _eof: bool
+    _raw_client: int
+    _release_tail: bool
+
+    def _at_end(self) -> Event | NeedData | None:
+        raise NotImplementedError  # provided by ModemConnection
+
+    @property
+    def transparent_client(self) -> int | None:
+        """The client ID whose transparent session owns the port, if any."""
+        if self._state in (ConnectionState.TRANSPARENT, ConnectionState.ESCAPING):
+            return self._raw_client
+        return None
+
+    def send_transparent(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Return socket bytes to write while the port is transparent.
+
+        Raises:
+            LocalProtocolError: the port is not transparent, or an escape is
+                pending (the guard time after ``+++`` must stay silent).
+        """
+        if self._state is not ConnectionState.TRANSPARENT:
+            raise LocalProtocolError(f"the port is not in transparent mode (state {self._state.name})")
+        return bytes(data)
+
+    def start_escape(self) -> bytes:
+        """Return ``+++``, the escape from transparent mode, and wait for ``OK``.
+
+        The driver must keep the guard time of silence before and after it.
+
+        Raises:
+            LocalProtocolError: the port is not transparent.
+        """
+        if self._state is not ConnectionState.TRANSPARENT:
+            raise LocalProtocolError(f"the port is not in transparent mode (state {self._state.name})")
+        self._state = ConnectionState.ESCAPING
+        return b"+++"
+
+    def cancel_escape(self) -> None:
+        """The ``+++`` went unanswered (the module took it as data): transparent again."""
+        if self._state is ConnectionState.ESCAPING:
+            self._state = ConnectionState.TRANSPARENT
+
+    @property
+    def holds_transparent_tail(self) -> bool:
+        """Raw bytes are held back because they may start an in-band result code."""
+        return self._mode is ParserMode.RAW and bool(self._buffer)
+
+    def release_transparent_tail(self) -> None:
+        """Hand the held-back raw tail over as data (the link went idle)."""
+        if self._mode is ParserMode.RAW:
+            self._release_tail = True
+
+    def _raw_step(self) -> Event | NeedData | None:
+        if not self._buffer:
+            self._release_tail = False
+            return self._at_end()
+        terminators = (NO_CARRIER, ESCAPE_OK) if self._state is ConnectionState.ESCAPING else (NO_CARRIER,)
+        data, terminator = split_raw(self._buffer, terminators, self._release_tail or self._eof)
+        client = self._raw_client
+        if terminator is not None:
+            self._mode = ParserMode.LINE
+            self._state = ConnectionState.IDLE
+            self._release_tail = False
+            return TransparentEnded(client, terminator.strip().decode("ascii"))
+        if data:
+            return TransparentData(client, data)
+        self._release_tail = False
+        return NEED_DATA
+
+    def _enter_raw(self, client_id: int) -> None:
+        self._mode = ParserMode.RAW
+        self._state = ConnectionState.TRANSPARENT
+        self._raw_client = client_id
+        self._release_tail = False
