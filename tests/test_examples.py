@@ -1,4 +1,4 @@
-"""Every example runs against the emulator with no arguments."""
+"""Every example runs against the emulator with no arguments and does what it says."""
 
 from __future__ import annotations
 
@@ -8,13 +8,42 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+#: Runnable examples; modules starting with "_" are their shared helpers.
+EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.py") if not p.name.startswith("_"))
+
+#: What each example must print when it worked.
+EXPECTED_OUTPUT = {
+    "at_session.py": ["ATI", "EC200U", "+CPIN: READY", "+QIACT: 1,1"],
+    "ssl_echo.py": ["hello through the module's TLS stack"],
+    "aiohttp_get.py": ["-> 200 OK", '{"status": "ok"}'],
+    "httpx_get.py": ["-> 200 OK", '{"status": "ok"}'],
+    "telemetry.py": ["reconnecting in", "reading 5:", "done: 6 readings delivered, 1 retried"],
+}
+
+
+def run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(path), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_every_example_has_an_expectation() -> None:
+    assert sorted(p.name for p in EXAMPLES) == sorted(EXPECTED_OUTPUT)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs_against_the_emulator(path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = run(path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()
+    for expected in EXPECTED_OUTPUT[path.name]:
+        assert expected in result.stdout, (expected, result.stdout)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_takes_the_hardware_options(path: Path) -> None:
+    result = run(path, "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--port", "--baudrate", "--apn"):
+        assert option in result.stdout
