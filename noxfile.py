@@ -32,6 +32,6 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput benchmarks through the emulator; writes benchmarks/results/*.json."""
-    session.install("-e", ".[test]")
+    """Throughput benchmarks through the emulator; writes benchmarks/results/*.json and matrix.png."""
+    session.install("-e", ".[test,bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)

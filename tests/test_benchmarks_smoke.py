@@ -1,7 +1,8 @@
-"""The buffer-mode benchmark runs end to end at a tiny size and writes the expected JSON.
+"""Every benchmark runs end to end at a tiny size and writes the expected JSON.
 
-No speed is asserted: this only keeps the benchmark working. The benchmark itself
-lives outside ``testpaths`` and runs with ``python -m benchmarks``.
+No speed is asserted: these keep the benchmarks working and check the figures
+for sanity (bounds within the link capacity, ratios in (0, 1.05], fairness in
+(0, 1]). The benchmarks themselves run with ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -11,35 +12,81 @@ from pathlib import Path
 
 import pytest
 
+from quectel_aio.benchmarking import MODES, LinkModel, jain_index, percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_buffer_mode_benchmark_writes_positive_figures(
+def test_perfect_host_bounds_follow_the_byte_accounting() -> None:
+    link = LinkModel(921600, 0.001)
+    rate = 92160.0
+    assert link.bound("transparent/recv") == pytest.approx(rate)
+    assert link.bound("push/recv") == pytest.approx(rate * 1500 / 1529)
+    assert link.bound("buffer/recv") == pytest.approx(1500 / ((19 + 19 + 1500 + 8) / rate + 0.001))
+    assert link.bound("buffer/send") == pytest.approx(1460 / ((19 + 1460 + 4 + 11) / rate + 0.001))
+    slower = LinkModel(921600, 0.001, prompt_turnaround=True)
+    assert slower.bound("buffer/send") < link.bound("buffer/send")
+    for key in MODES:
+        assert 0 < link.bound(key) <= rate
+    with pytest.raises(ValueError, match="unthrottled"):
+        LinkModel(None).bound("push/recv")
+
+
+def test_fairness_and_percentiles() -> None:
+    assert jain_index([1.0] * 12) == pytest.approx(1.0)
+    assert jain_index([1.0] + [0.0] * 11) == pytest.approx(1 / 12)
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile([float(v) for v in range(1, 101)], 0.99) == 99.0
+
+
+def test_matrix_benchmark_writes_sane_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.syspath_prepend(str(ROOT))  # the spawned emulator process inherits sys.path
-    from benchmarks import bench_buffer_mode
+    from benchmarks import bench_matrix
 
-    out = tmp_path / "buffer_mode.json"
-    assert bench_buffer_mode.main(["--mib", "0.0625", "--repeat", "1", "--json", str(out)]) == 0
+    out = tmp_path / "matrix.json"
+    chart = tmp_path / "matrix.png"
+    assert bench_matrix.main(["--tiny", "--json", str(out), "--chart", str(chart)]) == 0
 
     report = json.loads(out.read_text())
-    assert report["benchmark"] == "buffer_mode"
-    assert report["bytes_per_run"] == 64 * 1024
-    assert report["backend"] == "serialx"
-    results = report["results"]
-    assert set(results) == {"raw_read", "port_read", "stack_recv", "raw_write", "stack_send"}
-    for row in results.values():
+    matrix = report["matrix"]
+    assert [link["link"] for link in matrix["links"]] == ["pty", "921600 Bd, 1 ms"]
+    rows = matrix["rows"]
+    peers = {row["peer"] for row in rows}
+    assert {"quectel-aio", "raw transparent", "naive pyserial", "raw pty"} <= peers
+    ours = [r for r in rows if r["peer"] == "quectel-aio" and r["status"] == "ok"]
+    assert {(r["mode"], r["direction"]) for r in ours} >= {
+        ("buffer", "send"),
+        ("buffer", "recv"),
+        ("push", "recv"),
+    }
+    assert {r["target"] for r in ours} == {"memory", "tls"}
+    for row in rows:
+        assert row["status"] == "ok" or row["status"].startswith(("failed", "unavailable")), row
+        if row["status"] != "ok":
+            continue
         assert row["mb_per_s"] > 0
         assert row["cpu_s_per_mb"] >= 0
-        assert len(row["runs_mb_per_s"]) == 1
-    assert results["stack_recv"]["ratio_to_raw_read"] > 0
-    assert results["stack_send"]["ratio_to_raw_write"] > 0
-    for name in ("stack_recv", "stack_send"):
-        row = results[name]
-        assert row["commands"] >= row["min_commands"] > 0
-        assert row["cycle_us"] > 0
-        assert row["bytes_per_command"] > 0
-        assert row["client_cpu_us_per_command"] >= 0
-        assert row["emulator_cpu_us_per_command"] >= 0
-    assert "stack recv" in capsys.readouterr().out
+        if row["capacity_mb_per_s"] is not None:
+            assert 0 < row["bound_mb_per_s"] <= row["capacity_mb_per_s"]
+            assert 0 < row["ratio_to_bound"] <= 1.05, row
+        elif row["peer"] != "raw pty":
+            assert row["ratio_to_raw_pty"] > 0
+    throttled = matrix["links"][1]
+    assert 0 < throttled["ratio"] <= 1.05
+    assert throttled["valid"] == (throttled["ratio"] >= 0.995)
+
+    sockets = report["sockets"]
+    twelve = sockets["twelve_sockets"]
+    assert len(twelve["per_socket_mb_per_s"]) == 12
+    assert 0 < twelve["jain"] <= 1.0 + 1e-9
+    assert 0 < twelve["slowest_over_fastest"] <= 1.0
+    assert sockets["stalled_reader"]["stalled_host_bytes"] <= 2 * sockets["stalled_reader"]["reader_limit"]
+    assert sockets["push_latency"]["messages"] == 20
+    assert 0 < sockets["push_latency"]["median_us"] <= sockets["push_latency"]["p99_us"]
+    assert sockets["small_write_under_load"]["probes"] >= 1
+    printed = capsys.readouterr().out
+    assert "921600 Bd, 1 ms" in printed
+    assert "twelve_sockets" in printed
+    assert chart.exists() or "matplotlib is not installed" in printed

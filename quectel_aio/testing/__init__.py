@@ -44,7 +44,16 @@ from ._servers import (
 )
 from ._ssl_state import CIPHER_SUITES, SslContextSettings
 from ._state import PdpContext
-from ._targets import REQUEST_HEADER, SinkTarget, SourceTarget, StreamTarget, TargetRecord, pattern_bytes
+from ._targets import (
+    REQUEST_HEADER,
+    TICK_STAMP,
+    SinkTarget,
+    SourceTarget,
+    StreamTarget,
+    TargetRecord,
+    TickerTarget,
+    pattern_bytes,
+)
 
 __all__ = [
     "ModemEmulator",
@@ -72,6 +81,8 @@ __all__ = [
     "SourceTarget",
     "SinkTarget",
     "TargetRecord",
+    "TickerTarget",
+    "TICK_STAMP",
     "REQUEST_HEADER",
     "pattern_bytes",
 ]

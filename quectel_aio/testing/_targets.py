@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import random
 import struct
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "SourceTarget",
     "StreamTarget",
     "TargetRecord",
+    "TickerTarget",
     "find_target",
     "pattern_bytes",
 ]
@@ -40,6 +42,8 @@ __all__ = [
 REQUEST_HEADER = struct.Struct(">Q")
 #: What a :class:`SinkTarget` answers once the announced count has arrived.
 SINK_ACK = b"K"
+#: The send time a :class:`TickerTarget` puts at the start of each message (nanoseconds).
+TICK_STAMP = struct.Struct(">Q")
 
 _PERIOD = 65536
 _BLOCK = random.Random(0x5EED).randbytes(_PERIOD)
@@ -69,12 +73,27 @@ class TargetRecord:
         received: payload bytes the target took in, request header excluded.
         sha256: running hash of the received payload.
         closed: the connection has ended.
+        first_at: ``time.monotonic()`` when the first payload bytes arrived.
+        last_at: ``time.monotonic()`` when the latest payload bytes arrived.
+        first_size: how many bytes the first arrival carried.
     """
 
     sent: int = 0
     received: int = 0
     sha256: Any = field(default_factory=hashlib.sha256)
     closed: bool = False
+    first_at: float | None = None
+    last_at: float | None = None
+    first_size: int = 0
+
+    def arrived(self, data: bytes) -> None:
+        """Count, hash and timestamp received payload bytes."""
+        now = time.monotonic()
+        if self.first_at is None:
+            self.first_at, self.first_size = now, len(data)
+        self.last_at = now
+        self.received += len(data)
+        self.sha256.update(data)
 
     @property
     def digest(self) -> str:
@@ -153,8 +172,7 @@ class _TargetConnection:
             (self.announced,) = REQUEST_HEADER.unpack(self.header)
             self.target.request(self, self.announced)
         if data:
-            self.record.received += len(data)
-            self.record.sha256.update(data)
+            self.record.arrived(data)
             self.target.payload(self)
 
     def answer(self, data: bytes) -> None:
@@ -260,6 +278,38 @@ class SinkTarget(StreamTarget):
         if count == 0:
             connection.record.sent = len(SINK_ACK)
             connection.answer(SINK_ACK)
+
+
+class TickerTarget(StreamTarget):
+    """Sends the announced number of small messages at a fixed interval (latency probes).
+
+    Each message is ``size`` bytes: ``time.monotonic_ns()`` at sending as 8
+    bytes big-endian, then pattern bytes.
+
+    Args:
+        interval: seconds between messages.
+        size: bytes per message (at least 8).
+    """
+
+    def __init__(self, interval: float = 0.005, size: int = 64) -> None:
+        if size < 8 or interval <= 0:
+            raise ValueError("size must be at least 8 and interval positive")
+        super().__init__(announced=True)
+        self.interval = interval
+        self.size = size
+
+    def request(self, connection: _TargetConnection, count: int) -> None:
+        loop = connection.loop
+
+        def tick(left: int) -> None:
+            if left <= 0 or connection.transport.is_closing():
+                return
+            stamp = TICK_STAMP.pack(time.monotonic_ns())
+            connection.answer(stamp + pattern_bytes(0, self.size - TICK_STAMP.size))
+            connection.record.sent += self.size
+            loop.call_later(self.interval, tick, left - 1)
+
+        tick(count)
 
 
 def find_target(targets: Mapping[str, StreamTarget], host: str) -> StreamTarget | None:

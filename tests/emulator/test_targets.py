@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 
 import pytest
 
 from quectel_aio.testing import (
     REQUEST_HEADER,
+    TICK_STAMP,
     EmulatorConfig,
     SinkTarget,
     SourceTarget,
+    TickerTarget,
     pattern_bytes,
 )
 
@@ -117,6 +120,10 @@ async def test_sink_counts_hashes_and_acknowledges_over_pty() -> None:
         host.send(b"AT+QSSLCLOSE=0\r")
         await host.expect(b"\r\nOK\r\n")
     record = sink.records[0]
+    assert record.first_at is not None
+    assert record.last_at is not None
+    assert record.first_at <= record.last_at
+    assert record.first_size == 1460 - REQUEST_HEADER.size
     assert record.received == len(payload)
     assert record.digest == hashlib.sha256(payload).hexdigest()
     assert record.closed
@@ -138,3 +145,21 @@ async def test_transparent_source_respects_the_paced_link() -> None:
 def test_negative_size_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         SourceTarget(-1)
+
+
+async def test_ticker_stamps_each_message_and_sink_records_arrival_times() -> None:
+    ticker = TickerTarget(interval=0.01, size=32)
+    config = EmulatorConfig(emit_rdy_on_start=False, targets={"tick.test": ticker})
+    async with memory_host(config) as host:
+        await _activate(host)
+        await _open(host, "tick.test", mode=2)
+        before = time.monotonic_ns()
+        host.send(REQUEST_HEADER.pack(3))
+        messages = [await host.read_exactly(32) for _ in range(3)]
+        stamps = [TICK_STAMP.unpack_from(m)[0] for m in messages]
+        assert before <= stamps[0] < stamps[1] < stamps[2] <= time.monotonic_ns()
+        assert stamps[2] - stamps[0] >= 15_000_000  # 10 ms apart
+        assert all(m[8:] == pattern_bytes(0, 24) for m in messages)
+        assert ticker.records[0].sent == 96
+    with pytest.raises(ValueError, match="at least 8"):
+        TickerTarget(size=4)
