@@ -9,6 +9,9 @@ Subcommands:
 * ``emulate``: serve an emulated EC200U on a pty; prints ``PTY <path>`` first.
 * ``at``: send raw AT commands to a module.
 * ``info``: model, revision, SIM state, signal quality.
+* ``bench``: throughput of every access mode through the emulator (in its own
+  process) beside the link capacity and the perfect-host bound; with
+  ``--port`` and ``--target`` the same through a real module to a TLS echo server.
 
 Every subcommand accepts ``--json`` for machine-readable output. ``main(argv)``
 returns the exit code and is testable in-process.
@@ -68,6 +71,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="model, revision, SIM and signal")
     _add_port_options(info, required=True)
+
+    bench = sub.add_parser("bench", help="throughput of every access mode (emulator, or --port hardware)")
+    _add_port_options(bench, required=False)
+    bench.add_argument("--target", default=None, help="with --port: HOST:PORT of a TLS echo server")
+    bench.add_argument("--cafile", default=None, help="with --port: CA file that signs the echo server")
+    bench.add_argument("--apn", default="", help="with --port: APN for PDP context 1")
+    bench.add_argument("--size", type=int, default=256 * 1024, help="with --port: bytes each way per mode")
+    bench.add_argument(
+        "--modes", default="buffer,push,transparent", help="with --port: comma-separated access modes"
+    )
+    bench.add_argument("--scale", type=float, default=1.0, help="emulator: transfer size factor")
+    bench.add_argument("--tiny", action="store_true", help="emulator: a few seconds, two links")
+    bench.add_argument("--output", default=None, help="write the JSON report to this file")
     return parser
 
 
@@ -151,6 +167,67 @@ async def _run_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _run_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.port is None:
+        from .benchmarking._run import SOCKETS_LINK, EmulatorRun, run_emulator_suite
+        from .benchmarking._suite import default_plan, tiny_plan
+
+        if args.scale <= 0:
+            raise ValueError("--scale must be positive")
+        run = EmulatorRun(
+            tiny_plan() if args.tiny else default_plan(args.scale),
+            sockets_link=SOCKETS_LINK,
+            sockets_total=4 * 1024 if args.tiny else 16 * 1024,
+            ticks=20 if args.tiny else 200,
+            bulk=32 * 1024 if args.tiny else 128 * 1024,
+            json_path=Path(args.output) if args.output else None,
+            command="quectel-aio bench",
+        )
+        report = await run_emulator_suite(run, out=print if not args.json else _silent)
+        if args.json:
+            print(json.dumps(report, sort_keys=True, default=str))
+        return 0
+
+    from .benchmarking._hardware import HardwareRun, format_hardware, run_hardware
+
+    if args.target is None or args.cafile is None:
+        raise ValueError("--port needs --target HOST:PORT of a TLS echo server and --cafile")
+    host, _, port = args.target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--target must be HOST:PORT, not {args.target!r}")
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    unknown = [m for m in modes if m not in ("buffer", "push", "transparent")]
+    if unknown or not modes or args.size < 1:
+        raise ValueError(
+            f"--modes takes buffer, push, transparent (got {args.modes!r}); --size must be positive"
+        )
+    hardware = await run_hardware(
+        HardwareRun(
+            port=args.port,
+            baudrate=args.baudrate,
+            target=(host, int(port)),
+            cafile=args.cafile,
+            size=args.size,
+            modes=modes,
+            backend=args.backend,
+            rtscts=args.rtscts,
+            apn=args.apn,
+            urc_port=args.urc_port,
+        )
+    )
+    if args.output:
+        text = json.dumps(hardware, indent=2, default=str) + "\n"
+        await asyncio.to_thread(Path(args.output).write_text, text)
+    _emit(args, hardware, format_hardware(hardware))
+    return 0 if all(row["status"] == "ok" for row in hardware["rows"]) else 1
+
+
+def _silent(_text: str) -> None:
+    pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _build_parser().parse_args(argv)
@@ -167,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
         if args.command == "at":
             return asyncio.run(_run_at(args))
+        if args.command == "bench":
+            return asyncio.run(_run_bench(args))
         return asyncio.run(_run_info(args))
     except QuectelError as exc:
         print(f"quectel-aio: {type(exc).__name__}: {exc}", file=sys.stderr)

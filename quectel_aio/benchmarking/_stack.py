@@ -35,13 +35,12 @@ RecordFetcher = Callable[[], Awaitable[dict[str, Any]]]
 
 @contextlib.asynccontextmanager
 async def open_modem(
-    path: str, *, backend: str, baudrate: int = 115200, guard_time: float | None = None
+    path: str, *, backend: str, baudrate: int = 115200, guard_time: float | None = None, **options: Any
 ) -> AsyncIterator[Modem]:
     """``Modem.open`` with the benchmark's settings (short ``+++`` guard time where supported)."""
-    extra: dict[str, Any] = {}
     if guard_time is not None and "escape_guard_time" in inspect.signature(Modem.open).parameters:
-        extra["escape_guard_time"] = guard_time
-    async with Modem.open(path, backend=backend, baudrate=baudrate, **extra) as modem:
+        options["escape_guard_time"] = guard_time
+    async with Modem.open(path, backend=backend, baudrate=baudrate, **options) as modem:
         yield modem
 
 
