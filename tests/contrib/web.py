@@ -40,7 +40,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> Self:
-        app = web.Application()
+        app = web.Application(client_max_size=4 * 1024 * 1024)  # above the 1 MiB uploads
         app.router.add_get("/bytes/{n}", self._bytes)
         app.router.add_get("/chunked/{n}", self._chunked)
         app.router.add_post("/digest", self._digest)
