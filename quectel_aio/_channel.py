@@ -71,6 +71,15 @@ QUIET_PERIOD = 0.5
 TAIL_HOLD = 0.02
 
 
+class _DeadlineExpired(Exception):
+    """Set on an exchange's future when its deadline passes."""
+
+
+def _expire(final: asyncio.Future[ev.Response]) -> None:
+    if not final.done():
+        final.set_exception(_DeadlineExpired())
+
+
 @dataclass(frozen=True, slots=True)
 class ExchangeResult:
     """The successful end of one command exchange."""
@@ -213,28 +222,27 @@ class AtChannel(TransparentChannel):
     def _dispatch(self, event: ev.Event) -> None:
         if self._wire_trace:
             trace_event(event, self._trace_payloads)
-        if isinstance(event, ev.TransparentData):
+        # Most frequent first: responses, raw data, URCs.
+        if isinstance(event, ev.Response):
+            self._dispatch_response(event)
+        elif isinstance(event, ev.TransparentData):
             session = self._session
             if session is not None:
                 session.transparent_data(event.data)
             else:
                 self.log.warning("transparent_data_dropped", client_id=event.client_id, size=len(event.data))
-            return
-        if isinstance(event, ev.TransparentEnded):
+        elif isinstance(event, ev.Unsolicited):
+            if isinstance(event, ev.ModemReady):
+                self._fail_in_flight_on_restart()
+            self._on_unsolicited(event)
+        elif isinstance(event, ev.TransparentEnded):
             self._session_end(event.reason)
-            return
-        if isinstance(event, ev.AbandonedTransparent):
+        elif isinstance(event, ev.AbandonedTransparent):
             self.log.warning("leaving_abandoned_transparent_session", command=event.command.at_name)
             task = asyncio.get_running_loop().create_task(self._escape_orphan(), name="quectel-aio-escape")
             self._finishers.add(task)
             task.add_done_callback(self._finishers.discard)
-            return
-        if isinstance(event, ev.Unsolicited):
-            if isinstance(event, ev.ModemReady):
-                self._fail_in_flight_on_restart()
-            self._on_unsolicited(event)
-            return
-        if isinstance(event, ev.AbandonedPrompt):
+        elif isinstance(event, ev.AbandonedPrompt):
             # The module now waits for the payload of a command we gave up on.
             # Filler of exactly the announced length keeps the channel in step
             # (ESC is not known to end a fixed-length input on every firmware);
@@ -243,18 +251,18 @@ class AtChannel(TransparentChannel):
             size = command.length if isinstance(command, cmd.SslSend) else getattr(command, "size", 0)
             self._port.write(self._core.send_payload(bytes(size)))
             self.log.warning("filled_abandoned_data_phase", command=command.at_name, size=size)
-            return
-        if isinstance(event, ev.EndOfStream):
+        elif isinstance(event, ev.EndOfStream):
             self._fail(ModemUnavailable(f"the port {self._port.name} reached end of file"))
-            return
+
+    def _dispatch_response(self, event: ev.Response) -> None:
         current = self._current
-        if (
-            current is None
-            or not isinstance(event, ev.Response)
-            or event.command is not current.command
-            or current.final.done()
-        ):
-            self.log.warning("stray_response", kind=type(event).__name__)
+        if current is None or event.command is not current.command or current.final.done():
+            if current is not None and current.final.cancelled():
+                # The caller was cancelled just as the reply arrived: the command
+                # finished normally, nobody is waiting for its result.
+                self.log.debug("response_after_cancellation", kind=type(event).__name__)
+            else:
+                self.log.warning("stray_response", kind=type(event).__name__)
             return
         if isinstance(event, ev.PromptReceived | ev.ConnectReceived):
             payload = current.payload
@@ -263,10 +271,11 @@ class AtChannel(TransparentChannel):
                 return
             self._port.write(self._core.send_payload(payload))
             if self._wire_trace:
-                wire_log.debug("tx_payload", size=len(payload), data=show(payload, self._trace_payloads))
+                # File uploads carry keys and certificates: never shown, even with payload tracing.
+                visible = self._trace_payloads and not isinstance(current.command, cmd.FileUpload)
+                wire_log.debug("tx_payload", size=len(payload), data=show(payload, visible))
             return
-        if not current.final.done():
-            current.final.set_result(event)
+        current.final.set_result(event)
 
     def _fail_in_flight_on_restart(self) -> None:
         """``RDY``: the module rebooted, so the command in flight will never be answered.
@@ -367,8 +376,13 @@ class AtChannel(TransparentChannel):
             self._port.write(self._core.send(command))
             if self._wire_trace:
                 wire_log.debug("tx", line=redacted_line(command))
-            async with asyncio.timeout(deadline):
+            # One timer handle per exchange: cheaper than asyncio.timeout() on
+            # the hot path (a few microseconds against about twenty).
+            timer = asyncio.get_running_loop().call_later(deadline, _expire, exchange.final)
+            try:
                 return await exchange.final
+            finally:
+                timer.cancel()
         except CommandError:
             if exchange.restarted:
                 self._abandon(exchange, 0.0, "restart")
@@ -377,7 +391,7 @@ class AtChannel(TransparentChannel):
             # The core abandoned the command while resynchronising.
             self._abandon(exchange, deadline, "protocol error")
             raise
-        except TimeoutError:
+        except _DeadlineExpired:
             self._abandon(exchange, deadline, "timeout")
             raise CommandTimeout(command.at_name, deadline) from None
         except asyncio.CancelledError:

@@ -28,6 +28,7 @@ This module performs no I/O.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -114,6 +115,12 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # General commands
 # ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_command_line(name: str, client_id: int, length: int) -> bytes:
+    """The line of a data command (hot path: the same few lines over and over)."""
+    return format_command(name, [client_id, length])
 
 
 #: Commands whose data phase the core must know about to stay in step.
@@ -437,7 +444,7 @@ class SslSend(Command):
         _int(self.length, "length", 1, MAX_SEND_LENGTH)
 
     def encode(self) -> bytes:
-        return format_command("+QSSLSEND", [self.client_id, self.length])
+        return _data_command_line("+QSSLSEND", self.client_id, self.length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +463,7 @@ class SslRecv(Command):
         _int(self.length, "length", 1, MAX_READ_LENGTH)
 
     def encode(self) -> bytes:
-        return format_command("+QSSLRECV", [self.client_id, self.length])
+        return _data_command_line("+QSSLRECV", self.client_id, self.length)
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,10 +365,10 @@ class ModemConnection(TransparentParsing):
                 self._echo_trailer = self._echo_trailer[1:]
             self._echo_remaining -= len(buffer.extract_at_most(self._echo_remaining))
             return None if not self._echo_remaining else self._at_end()
-        if self._prompt_expected():
-            buffer.skip_line_endings()
-            if buffer.peek() == b">":
-                return self._prompt()
+        # Blank lines carry nothing: skip them here rather than one step each.
+        buffer.skip_line_endings()
+        if self._prompt_expected() and buffer.peek() == b">":
+            return self._prompt()
         line = buffer.maybe_extract_line()
         if line is None:
             if buffer.incomplete_line_too_long(MAX_LINE_LENGTH):

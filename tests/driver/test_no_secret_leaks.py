@@ -104,3 +104,6 @@ async def test_payload_tracing_is_a_separate_switch_that_shows_only_payloads(
     assert payload.hex() in blob  # the switch works, and the search would find a leak
     for form in _forms(password.encode()):
         assert form not in blob
+    # File uploads (the client key among them) are never payload-traced.
+    for form in _forms(client.key_pem):
+        assert form not in blob
