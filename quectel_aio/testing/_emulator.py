@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["ModemEmulator"]
 
 Sink = Callable[[bytes], None]
+
+
+_TWO_NUMBERS_RE = re.compile(r"AT(\+[A-Z]+)=([1-9][0-9]{0,4}|0),([1-9][0-9]{0,4}|0)")
 
 
 def _command_key(text: str) -> str:
@@ -291,6 +295,11 @@ class ModemEmulator:
                 self._end_command()
 
     def _parse(self, text: str) -> ParsedCommand:
+        fast = _TWO_NUMBERS_RE.fullmatch(text)
+        if fast is not None:
+            # The data commands (AT+QSSLRECV=0,1500, AT+QSSLSEND=0,1460) in one step.
+            name, first, second = fast.groups()
+            return ParsedCommand(name, CommandKind.WRITE, (int(first), int(second)), f"{first},{second}")
         body = text[2:]
         if body.startswith("&") and len(body) >= 2 and body[1].isalpha():
             return ParsedCommand("&" + body[1].upper(), CommandKind.EXECUTE, (), body[2:])

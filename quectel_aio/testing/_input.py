@@ -41,16 +41,25 @@ class InputBuffer:
         return data
 
     async def _wait(self, idle: float | None) -> bool:
-        self._event.clear()
+        event = self._event
+        event.clear()
         if idle is None:
-            await self._event.wait()
+            await event.wait()
             return True
+        # A timer handle is much cheaper than asyncio.timeout() on this hot path.
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            event.set()
+
+        handle = asyncio.get_running_loop().call_later(idle, expire)
         try:
-            async with asyncio.timeout(idle):
-                await self._event.wait()
-        except TimeoutError:
-            return False
-        return True
+            await event.wait()
+        finally:
+            handle.cancel()
+        return not expired
 
     async def read_line(self, max_length: int) -> bytes | None:
         """Next CR-terminated line (without CR); ``None`` for an over-long line."""
