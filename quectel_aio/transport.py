@@ -73,6 +73,41 @@ _SEND_FAIL_FIRST_DELAY = 0.02
 _SEND_FAIL_MAX_DELAY = 1.0
 
 
+class _OutBuffer:
+    """Bytes written and not yet sent: taken from the front without moving the rest."""
+
+    __slots__ = ("_data", "_start")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._start = 0
+
+    def __len__(self) -> int:
+        return len(self._data) - self._start
+
+    def __bool__(self) -> bool:
+        return len(self._data) > self._start
+
+    def append(self, data: bytes | bytearray | memoryview) -> None:
+        self._data += data
+
+    def peek(self, size: int) -> bytes:
+        return bytes(self._data[self._start : self._start + size])
+
+    def consume(self, size: int) -> None:
+        self._start += size
+        if self._start >= len(self._data):
+            self._data.clear()
+            self._start = 0
+        elif self._start >= 65536 and self._start * 2 >= len(self._data):
+            del self._data[: self._start]
+            self._start = 0
+
+    def clear(self) -> None:
+        self._data.clear()
+        self._start = 0
+
+
 class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
     """One module SSL socket as an asyncio transport.
 
@@ -116,7 +151,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._reading = True
         self._remote_closed = False
         self._aborted = False
-        self._buffer = bytearray()
+        self._buffer = _OutBuffer()
         self._high_water = DEFAULT_HIGH_WATER
         self._low_water = DEFAULT_HIGH_WATER // 4
         self._protocol_paused = False
@@ -278,7 +313,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
             raise RuntimeError("write() after close()")
         if not data:
             return
-        self._buffer += data
+        self._buffer.append(data)
         self._write_wakeup.set()
         self._maybe_pause_protocol()
 
@@ -379,15 +414,15 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                 while self._buffer and not self._aborted and not self._remote_closed:
                     async with self._mode_lock:
                         if self._mode is AccessMode.TRANSPARENT:
-                            chunk = bytes(self._buffer[:_TRANSPARENT_CHUNK])
+                            chunk = self._buffer.peek(_TRANSPARENT_CHUNK)
                             self._channel.write_transparent(chunk)
-                            del self._buffer[: len(chunk)]
+                            self._buffer.consume(len(chunk))
                             self._maybe_resume_protocol()
                             await self._channel.drain()
                             continue
-                        chunk = bytes(self._buffer[:MAX_SEND_LENGTH])
+                        chunk = self._buffer.peek(MAX_SEND_LENGTH)
                         await self._send_chunk(chunk)
-                    del self._buffer[: len(chunk)]
+                    self._buffer.consume(len(chunk))
                     self._maybe_resume_protocol()
                 if self._state is not SocketState.OPEN and (not self._buffer or self._aborted):
                     return
