@@ -82,7 +82,10 @@ def test_matrix_benchmark_writes_sane_figures(
     assert len(twelve["per_socket_mb_per_s"]) == 12
     assert 0 < twelve["jain"] <= 1.0 + 1e-9
     assert 0 < twelve["slowest_over_fastest"] <= 1.0
-    assert sockets["stalled_reader"]["stalled_host_bytes"] <= 2 * sockets["stalled_reader"]["reader_limit"]
+    assert (
+        sockets["stalled_reader"]["stalled_host_bytes"]
+        <= 2 * sockets["stalled_reader"]["reader_limit"] + 1500
+    )
     assert sockets["push_latency"]["messages"] == 20
     assert 0 < sockets["push_latency"]["median_us"] <= sockets["push_latency"]["p99_us"]
     assert sockets["small_write_under_load"]["probes"] >= 1

@@ -5,9 +5,10 @@
   socket's first byte to the first socket's last byte); the aggregate is
   compared with one socket alone on the same link, and the spread with Jain's
   index and slowest/fastest.
-* **Stalled reader**: the same with one socket that never reads; the others'
-  goodput against their share (one socket's figure over eleven), and what the
-  stalled socket holds on the host (bounded by its ``StreamReader`` limit).
+* **Stalled reader**: the same with one socket that never reads (its reader
+  limit is :data:`STALLED_LIMIT`, so its backpressure starts within a few
+  chunks); the others' goodput against their share (one socket's figure over
+  eleven), and what the stalled socket holds on the host.
 * **Push latency**: the in-process ticker sends a 64-byte message every 5 ms
   with its send time; the delay to ``readexactly`` returning on the host.
 * **Small write under load**: while one socket sends a bulk stream, another
@@ -34,6 +35,8 @@ __all__ = ["run_sockets"]
 SOCKETS = 12
 PROBES = 8
 PROBE_SIZE = 16
+#: ``StreamReader`` limit of the stalled socket: reading pauses above twice this.
+STALLED_LIMIT = 2048
 
 
 async def _stream(reader: asyncio.StreamReader, total: int, arrivals: Arrivals) -> None:
@@ -48,11 +51,14 @@ async def _many(peer: StackPeer, count: int, total: int, mode: str, stalled: int
     """``count`` sockets read ``total`` bytes each at once; the first ``stalled`` never read."""
     async with contextlib.AsyncExitStack() as stack:
         streams = [
-            await stack.enter_async_context(peer.connection(MEM_SOURCE, 443, mode)) for _ in range(count)
+            await stack.enter_async_context(
+                peer.connection(MEM_SOURCE, 443, mode, limit=STALLED_LIMIT if index < stalled else 2**16)
+            )
+            for index in range(count)
         ]
         held = 0
         for _reader, writer in streams[:stalled]:
-            writer.write(REQUEST_HEADER.pack(total))
+            writer.write(REQUEST_HEADER.pack(total * 8))
         readers = []
         for reader, writer in streams[stalled:]:
             arrivals = Arrivals()
@@ -168,7 +174,7 @@ async def run_sockets(
             "others_over_share": (stalled["aggregate"] / (SOCKETS - 1)) / share,
             "slowest_other_over_share": min(stalled["rates"]) / share,
             "stalled_host_bytes": stalled["stalled_host_bytes"],
-            "reader_limit": 2**16,
+            "reader_limit": STALLED_LIMIT,
         }
         delays = await _small_writes(peer, proc, bulk)
         chunk_ms = link.chunk_seconds("buffer/send") * 1000 if link.rate else None

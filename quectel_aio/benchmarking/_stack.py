@@ -66,12 +66,12 @@ class StackPeer:
 
     @contextlib.asynccontextmanager
     async def connection(
-        self, host: str, port: int, mode: str, client_id: int | None = None
+        self, host: str, port: int, mode: str, client_id: int | None = None, limit: int = 2**16
     ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-        """One connection in ``mode``; closed on exit."""
+        """One connection in ``mode`` (``limit``: its ``StreamReader`` limit); closed on exit."""
         if mode not in MODE_NAMES or not supports_mode(mode):
             raise NotImplementedError(f"mode {mode!r} is not available in this build")
-        kwargs: dict[str, Any] = {"mode": mode, "ssl_context_id": SSL_CONTEXT_ID}
+        kwargs: dict[str, Any] = {"mode": mode, "ssl_context_id": SSL_CONTEXT_ID, "limit": limit}
         if client_id is not None:
             kwargs["client_id"] = client_id
         reader, writer = await self.modem.open_connection(host, port, ssl=self.ssl, **kwargs)
