@@ -111,6 +111,9 @@ class ModemEmulator:
         self._busy = False
         self._held: list[bytes] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._boot_handle: asyncio.TimerHandle | None = None
+        #: True between a (re)start and ``RDY`` when ``boot_delay`` is set.
+        self.booting = False
         self._idle = asyncio.Event()
         self._idle.set()
         self._faults = FaultPlan()
@@ -287,6 +290,8 @@ class ModemEmulator:
     async def _command_loop(self) -> None:
         while True:
             line = await self._input.read_line(self.config.max_command_length)
+            if self.booting:
+                continue
             self._busy = True
             self._idle.clear()
             try:
@@ -519,9 +524,21 @@ class ModemEmulator:
                 self.emit_urc(blob, general=True)
 
         delay = self.config.boot_delay
+        if self._boot_handle is not None:
+            self._boot_handle.cancel()
+            self._boot_handle = None
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay, emit)
+            # Until RDY the module does not listen: input is dropped unanswered.
+            self.booting = True
+
+            def ready() -> None:
+                self._boot_handle = None
+                self.booting = False
+                emit()
+
+            self._boot_handle = asyncio.get_running_loop().call_later(delay, ready)
         else:
+            self.booting = False
             emit()
 
     def attach(self, sink: Sink, drain: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -567,6 +584,9 @@ class ModemEmulator:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        if self._boot_handle is not None:
+            self._boot_handle.cancel()
+            self._boot_handle = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from quectel_aio.testing import CertificateAuthority, EmulatorConfig, TlsTestServer
+from quectel_aio.testing import CertificateAuthority, EmulatorConfig, ModemEmulator, TlsTestServer
 
 from .helpers import configure_verified, echo_off, memory_host, open_socket
 
@@ -219,3 +219,25 @@ async def test_id_in_use(ca: CertificateAuthority, echo_server: TlsTestServer) -
             b"AT+QIGETERROR", b"\r\n+QIGETERROR: 563,Socket identity has been used\r\n\r\nOK\r\n"
         )
         assert host.emu.sockets[0].state == 2
+
+
+async def test_input_before_rdy_is_ignored_during_boot_delay() -> None:
+    """A booting module does not answer: commands sent before RDY get nothing."""
+    emulator = ModemEmulator(EmulatorConfig(echo=False, boot_delay=0.2))
+    out = bytearray()
+    emulator.attach(out.extend)
+    try:
+        emulator.feed(b"AT\r")
+        await asyncio.sleep(0.1)
+        assert out == b""
+        await asyncio.sleep(0.2)
+        assert out == b"\r\nRDY\r\n"
+        emulator.feed(b"AT\r")
+        await asyncio.sleep(0.05)
+        assert out == b"\r\nRDY\r\n\r\nOK\r\n"
+        emulator.restart()
+        emulator.feed(b"AT\r")
+        await asyncio.sleep(0.1)
+        assert out.count(b"OK") == 1
+    finally:
+        await emulator.aclose()
