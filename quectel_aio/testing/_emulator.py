@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from .._errors import RemoteProtocolError
 from .._grammar import CommandKind, ParsedCommand, format_line, parse_command_line
 from ._config import EmulatorConfig
+from ._fault_injection import FaultInjection, command_key
 from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
 from ._pacing import LinkPacer
@@ -53,12 +54,7 @@ Sink = Callable[[bytes], None]
 _TWO_NUMBERS_RE = re.compile(r"AT(\+[A-Z]+)=([1-9][0-9]{0,4}|0),([1-9][0-9]{0,4}|0)")
 
 
-def _command_key(text: str) -> str:
-    upper = text.upper()
-    return upper[2:] if upper.startswith("AT") else upper
-
-
-class ModemEmulator:
+class ModemEmulator(FaultInjection):
     """An emulated Quectel EC200U speaking the SSL AT dialect byte-exactly.
 
     The emulator answers AT commands on a pseudo-terminal
@@ -319,7 +315,7 @@ class ModemEmulator:
         text = line.decode("latin-1")
         if text[:2].upper() != "AT":
             return  # V.250: characters before "AT" are ignored
-        key = _command_key(text)
+        key = command_key(text)
         try:
             cmd = self._parse(text)
         except RemoteProtocolError:
@@ -427,49 +423,6 @@ class ModemEmulator:
     # Fault injection
     # ------------------------------------------------------------------
 
-    def inject_urc(self, line: str | bytes, *, before_next_response: bool = False) -> None:
-        """Emit ``CR LF line CR LF`` as a URC at the next line boundary.
-
-        Args:
-            line: the URC text without framing.
-            before_next_response: hold it until the next command and write it
-                after that command's echo, right before its response.
-        """
-        blob = format_line(line)
-        if before_next_response:
-            self._faults.pre_response_urcs.append(blob)
-        else:
-            self.emit_urc(blob)
-
-    def inject_raw(self, data: bytes) -> None:
-        """Emit raw bytes at the next line boundary (no framing added)."""
-        self.emit_urc(data)
-
-    def fail_next_sends(self, n: int = 1) -> None:
-        """Answer the next ``n`` complete QSSLSEND payloads with ``SEND FAIL``."""
-        self._faults.fail_sends += n
-
-    def take_send_failure(self) -> bool:
-        """Consume one scripted SEND FAIL (used by the QSSLSEND handler)."""
-        if self._faults.fail_sends > 0:
-            self._faults.fail_sends -= 1
-            return True
-        return False
-
-    def fail_next_command(self, prefix: str, response: bytes = ERROR) -> None:
-        """Answer the next command starting with ``prefix`` with ``response``.
-
-        Args:
-            prefix: for example ``"AT+QSSLOPEN"`` or ``"+QSSLCFG=\\"seclevel\\""``
-                (``AT`` optional, case-insensitive).
-            response: the bytes written instead of running the command.
-        """
-        self._faults.fail_commands.append((_command_key(prefix), response))
-
-    def mute_next_command(self, prefix: str) -> None:
-        """Swallow the next command starting with ``prefix`` (echo only, no response)."""
-        self._faults.mute_commands.append(_command_key(prefix))
-
     def restart(self) -> None:
         """Simulate a module reset.
 
@@ -495,20 +448,6 @@ class ModemEmulator:
             self._task.cancel()
             self._task = asyncio.get_running_loop().create_task(self._command_loop())
             self._boot(restart=True)
-
-    def deactivate_pdp(self, cid: int) -> None:
-        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs."""
-        self.pdp[cid].active = False
-        ids = self.close_context_sockets(cid)
-        self.emit_urc(format_line(f'+QIURC: "pdpdeact",{cid}'), general=True)
-        for client_id in ids:
-            self.emit_urc(format_line(f'+QSSLURC: "closed",{client_id}'))
-
-    def close_from_peer(self, client_id: int) -> None:
-        """The server side drops connection ``client_id`` (TCP reset)."""
-        sock = self.sockets.get(client_id)
-        if sock is not None:
-            sock.abort_transport()
 
     # ------------------------------------------------------------------
     # Lifecycle

@@ -1,0 +1,91 @@
+"""Fault injection of the EC200U emulator (part of :class:`ModemEmulator`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._grammar import format_line
+from ._state import FaultPlan, PdpContext
+from ._wire import ERROR
+
+if TYPE_CHECKING:
+    from ._network import TlsSocket
+
+__all__ = ["FaultInjection", "command_key"]
+
+
+def command_key(text: str) -> str:
+    """The command text without ``AT``, upper-cased (what fault prefixes match)."""
+    upper = text.upper()
+    return upper[2:] if upper.startswith("AT") else upper
+
+
+class FaultInjection:
+    """Scripted faults: URCs at chosen moments, SEND FAIL, refused or silent commands."""
+
+    _faults: FaultPlan
+    pdp: dict[int, PdpContext]
+    sockets: dict[int, TlsSocket]
+
+    def emit_urc(self, data: bytes, *, general: bool = False) -> None:
+        raise NotImplementedError  # provided by ModemEmulator
+
+    def close_context_sockets(self, cid: int) -> list[int]:
+        raise NotImplementedError  # provided by ModemEmulator
+
+    def inject_urc(self, line: str | bytes, *, before_next_response: bool = False) -> None:
+        """Emit ``CR LF line CR LF`` as a URC at the next line boundary.
+
+        Args:
+            line: the URC text without framing.
+            before_next_response: hold it until the next command and write it
+                after that command's echo, right before its response.
+        """
+        blob = format_line(line)
+        if before_next_response:
+            self._faults.pre_response_urcs.append(blob)
+        else:
+            self.emit_urc(blob)
+
+    def inject_raw(self, data: bytes) -> None:
+        """Emit raw bytes at the next line boundary (no framing added)."""
+        self.emit_urc(data)
+
+    def fail_next_sends(self, n: int = 1) -> None:
+        """Answer the next ``n`` complete QSSLSEND payloads with ``SEND FAIL``."""
+        self._faults.fail_sends += n
+
+    def take_send_failure(self) -> bool:
+        """Consume one scripted SEND FAIL (used by the QSSLSEND handler)."""
+        if self._faults.fail_sends > 0:
+            self._faults.fail_sends -= 1
+            return True
+        return False
+
+    def fail_next_command(self, prefix: str, response: bytes = ERROR) -> None:
+        """Answer the next command starting with ``prefix`` with ``response``.
+
+        Args:
+            prefix: for example ``"AT+QSSLOPEN"`` or ``"+QSSLCFG=\\"seclevel\\""``
+                (``AT`` optional, case-insensitive).
+            response: the bytes written instead of running the command.
+        """
+        self._faults.fail_commands.append((command_key(prefix), response))
+
+    def mute_next_command(self, prefix: str) -> None:
+        """Swallow the next command starting with ``prefix`` (echo only, no response)."""
+        self._faults.mute_commands.append(command_key(prefix))
+
+    def deactivate_pdp(self, cid: int) -> None:
+        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs."""
+        self.pdp[cid].active = False
+        ids = self.close_context_sockets(cid)
+        self.emit_urc(format_line(f'+QIURC: "pdpdeact",{cid}'), general=True)
+        for client_id in ids:
+            self.emit_urc(format_line(f'+QSSLURC: "closed",{client_id}'))
+
+    def close_from_peer(self, client_id: int) -> None:
+        """The server side drops connection ``client_id`` (TCP reset)."""
+        sock = self.sockets.get(client_id)
+        if sock is not None:
+            sock.abort_transport()
