@@ -1,0 +1,126 @@
+"""PDP contexts, module files, clock and SSL queries of a :class:`~quectel_aio.Modem`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+from . import _commands as cmd
+from ._channel import AtChannel
+from ._errors import CommandError
+from ._ssl_contexts import set_module_clock
+from ._ufs import FileSpace, ModuleFile, delete_file, file_space, list_files, upload_file
+
+__all__ = ["ModemServices", "PdpContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class PdpContext:
+    """An activated PDP context, from ``AT+QIACT?``."""
+
+    context_id: int
+    state: int
+    context_type: int
+    addresses: tuple[str, ...]
+
+
+class ModemServices:
+    """The command-level services of the modem (everything but sockets and lifecycle)."""
+
+    _channel: AtChannel
+
+    # -- PDP -----------------------------------------------------------------------------------
+
+    async def activate_pdp(
+        self,
+        context_id: int = 1,
+        *,
+        apn: str = "",
+        username: str = "",
+        password: str = "",
+        authentication: int = 0,
+        context_type: int = 1,
+    ) -> PdpContext:
+        """Configure (``AT+QICSGP``) and activate (``AT+QIACT``) a PDP context.
+
+        An already active context is left as it is.
+
+        Returns:
+            The active context with its address(es).
+
+        Raises:
+            LocalProtocolError: invalid APN, credentials or IDs (nothing is sent).
+            CommandError: the module refused (codes from AT+QIGETERROR).
+        """
+        configure = cmd.ConfigurePdp(context_id, apn, username, password, authentication, context_type)
+        for context in await self.pdp_contexts():
+            if context.context_id == context_id:
+                return context
+        await self._channel.execute(configure)
+        await self._channel.execute(cmd.ActivatePdp(context_id))
+        for context in await self.pdp_contexts():
+            if context.context_id == context_id:
+                return context
+        raise CommandError("AT+QIACT", "OK", None, f"context {context_id} is not active after AT+QIACT")
+
+    async def deactivate_pdp(self, context_id: int = 1) -> None:
+        """Deactivate a PDP context (``AT+QIDEACT``); its sockets close."""
+        await self._channel.execute(cmd.DeactivatePdp(context_id))
+
+    async def pdp_contexts(self) -> list[PdpContext]:
+        """The activated PDP contexts (``AT+QIACT?``)."""
+        result = await self._channel.execute(cmd.QueryPdp())
+        contexts = []
+        for line in result.lines:
+            info = cmd.parse_pdp_line(line)
+            contexts.append(PdpContext(info.context_id, info.state, info.context_type, tuple(info.addresses)))
+        return contexts
+
+    # -- files -------------------------------------------------------------------------------------
+
+    async def upload_file(self, name: str, data: bytes, *, overwrite: bool = False) -> ModuleFile:
+        """Upload ``data`` to the module's UFS, verifying size and XOR checksum.
+
+        Raises:
+            CommandError: refused, or corrupted in transit (the file is deleted).
+        """
+        return await upload_file(self._channel, name, data, overwrite=overwrite)
+
+    async def list_files(self, pattern: str = "*") -> list[ModuleFile]:
+        """List the module's UFS files (``AT+QFLST``)."""
+        return await list_files(self._channel, pattern)
+
+    async def delete_file(self, name: str) -> None:
+        """Delete a UFS file (``AT+QFDEL``)."""
+        await delete_file(self._channel, name)
+
+    async def file_space(self) -> FileSpace:
+        """Free and total bytes of the module's UFS (``AT+QFLDS="UFS"``)."""
+        return await file_space(self._channel)
+
+    async def ssl_state(self, client_id: int | None = None) -> list[cmd.SslStateInfo]:
+        """Socket states reported by ``AT+QSSLSTATE``."""
+        result = await self._channel.execute(cmd.SslState(client_id))
+        return [cmd.parse_ssl_state_line(line) for line in result.lines]
+
+    async def ssl_context_settings(self, ssl_context_id: int) -> dict[str, int | str]:
+        """Read every ``AT+QSSLCFG`` item of one SSL context back from the module.
+
+        Returns:
+            Item name to value (``ciphersuite`` as an int, paths as strings).
+
+        Raises:
+            LocalProtocolError: ``ssl_context_id`` is not 0-5 (nothing is sent).
+        """
+        values: dict[str, int | str] = {}
+        commands = [cmd.SslConfigure(item, ssl_context_id) for item in cmd.SSL_CONFIG_ITEMS]
+        for command in commands:
+            result = await self._channel.execute(command)
+            for line in result.lines:
+                item, _, value = cmd.parse_cfg_line(line)
+                values[item] = value
+        return values
+
+    async def set_clock(self, when: _dt.datetime | None = None) -> None:
+        """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
+        await set_module_clock(self._channel, when)
