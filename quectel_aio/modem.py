@@ -511,7 +511,6 @@ class Modem(ModemServices):
                     transport._remote_close()
             opened = True
             self.log.info("socket_opened", client_id=client_id, ssl_ctx=ctx, mode=access_mode.name.lower())
-            return transport
         finally:
             self._opening.pop(client_id, None)
             self._early.pop(client_id, None)
@@ -520,6 +519,13 @@ class Modem(ModemServices):
                 # Application Note asks for AT+QSSLCLOSE. Best effort.
                 with contextlib.suppress(QuectelError, RemoteProtocolError):
                     await asyncio.shield(self._close_orphan(client_id))
+        # Like loop.create_connection: return once connection_made has run.
+        try:
+            await transport._made
+        except BaseException:
+            transport.abort()  # the caller is gone: never leak an open socket
+            raise
+        return transport
 
 
 def _is_ip(host: str) -> bool:

@@ -52,7 +52,6 @@ from ._access_modes import AccessMode, AccessModeSwitching, SocketState, parse_a
 from ._errors import (
     CommandError,
     CommandTimeout,
-    LocalProtocolError,
     QuectelError,
     SocketBroken,
 )
@@ -161,6 +160,8 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._error: Exception | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing_task: asyncio.Task[None] | None = None
+        #: Resolved once ``connection_made`` has run (``create_connection`` waits for it).
+        self._made: asyncio.Future[None] = self._loop.create_future()
         #: Pushed data that arrived before connection_made (None once it ran).
         self._not_made: list[bytes] | None = []
         # Mode switching.
@@ -191,7 +192,14 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._doorbell.set()
 
     def _connection_made(self) -> None:
-        self._protocol.connection_made(self)
+        if self._state is SocketState.CLOSED:
+            self._made.set_result(None)
+            return
+        try:
+            self._protocol.connection_made(self)
+        finally:
+            if not self._made.done():
+                self._made.set_result(None)
         pending, self._not_made = self._not_made, None
         for data in pending or ():
             self._data_pushed(data)
@@ -327,12 +335,12 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         return False
 
     def write_eof(self) -> None:
-        """Refuse: a half-close is not possible on the module's SSL sockets.
+        """Refuse, as asyncio's TLS transport does: the module cannot half-close a TLS socket.
 
         Raises:
-            LocalProtocolError: always.
+            NotImplementedError: always.
         """
-        raise LocalProtocolError("the module's SSL sockets cannot half-close; use close()")
+        raise NotImplementedError("the module's SSL sockets cannot half-close; use close()")
 
     def get_write_buffer_size(self) -> int:
         """Bytes queued and not yet accepted by the module."""
@@ -473,7 +481,10 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                     with contextlib.suppress(QuectelError):
                         await self._channel.escape_transparent()
             try:
-                await self._channel.execute(cmd.SslClose(self._client_id))
+                # abort() must not wait for the module to flush to a peer that
+                # may not read: close_timeout 0 closes at once.
+                close_timeout = 0 if self._aborted else 10
+                await self._channel.execute(cmd.SslClose(self._client_id, close_timeout))
             except QuectelError as exc:
                 error = exc if self._error is None else None
         finally:

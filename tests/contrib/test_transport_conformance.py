@@ -194,17 +194,7 @@ async def fill_until_paused(transport: asyncio.Transport, protocol: RecordingPro
     return bytes(sent)
 
 
-async def test_create_connection_returns_after_connection_made(
-    side: Side, request: pytest.FixtureRequest
-) -> None:
-    if side.kind == "modem":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="Modem.create_connection returns before the scheduled connection_made has run "
-                "(loop.create_connection awaits it); see docs/decisions.md",
-            )
-        )
+async def test_create_connection_returns_after_connection_made(side: Side) -> None:
     transport, protocol = await side.connect(RecordingProtocol)
     assert isinstance(transport, asyncio.Transport)
     assert isinstance(protocol, RecordingProtocol)
@@ -349,16 +339,7 @@ async def test_abort_drops_buffered_writes(side: Side) -> None:
     assert protocol.violations == []
 
 
-async def test_abort_does_not_wait_for_a_stalled_peer(side: Side, request: pytest.FixtureRequest) -> None:
-    if side.kind == "modem":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=TimeoutError,
-                reason="abort() closes with AT+QSSLCLOSE=<id>,10, so the module (and the emulator) spend "
-                "up to 10 s flushing to a peer that does not read; an abort needs close_timeout 0",
-            )
-        )
+async def test_abort_does_not_wait_for_a_stalled_peer(side: Side) -> None:
     transport, protocol = await side.open()
     transport.write(b"S")
     await asyncio.wait_for(side.peer.sink_ready.wait(), 10)
@@ -384,16 +365,7 @@ async def test_no_half_close(side: Side) -> None:
         await asyncio.wait_for(protocol.lost, 10)
 
 
-async def test_write_eof_raises_not_implemented(side: Side, request: pytest.FixtureRequest) -> None:
-    if side.kind == "modem":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=Exception,
-                reason="ModemSocketTransport.write_eof raises LocalProtocolError; asyncio's base and TLS "
-                "transports raise NotImplementedError for an unsupported half-close",
-            )
-        )
+async def test_write_eof_raises_not_implemented(side: Side) -> None:
     transport, protocol = await side.open()
     try:
         with pytest.raises(NotImplementedError):
