@@ -94,6 +94,8 @@ class Modem(ModemServices):
         self._opening: dict[int, asyncio.Future[int]] = {}
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
+        # Client IDs whose failed open is being closed in the background; reserved until then.
+        self._closing_orphans: set[int] = set()
         self._contexts = SslContextTable(self._channel, lambda: self._epoch, sync_clock=sync_clock)
         self._epoch = 0
         self._reinit_task: asyncio.Task[None] | None = None
@@ -306,6 +308,13 @@ class Modem(ModemServices):
         task = asyncio.get_running_loop().create_task(coro)
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
+    async def _close_orphan_then_release(self, client_id: int) -> None:
+        try:
+            await self._close_orphan(client_id)
+        finally:
+            self._closing_orphans.discard(client_id)
+            self._release_client_id(client_id)
+
     async def _close_orphan(self, client_id: int) -> None:
         with contextlib.suppress(QuectelError):
             await self._channel.execute(cmd.SslClose(client_id))
@@ -422,7 +431,8 @@ class Modem(ModemServices):
                 open_command, protocol_factory, (host, port), ctx, access_mode
             )
         except BaseException:
-            self._release_client_id(ident)
+            if ident not in self._closing_orphans:
+                self._release_client_id(ident)
             raise
         finally:
             await self._contexts.handshake_over(ident)  # deletes an ephemeral client key
@@ -516,9 +526,16 @@ class Modem(ModemServices):
             self._early.pop(client_id, None)
             if not opened and not self._closed:
                 # Free the slot on the module: after a failed or timed-out open the
-                # Application Note asks for AT+QSSLCLOSE. Best effort.
-                with contextlib.suppress(QuectelError, RemoteProtocolError):
-                    await asyncio.shield(self._close_orphan(client_id))
+                # Application Note asks for AT+QSSLCLOSE. Best effort. A cancelled
+                # caller does not wait for it (the abandoned open may hold the port
+                # for its whole deadline); the ID stays reserved until it is done.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    self._closing_orphans.add(client_id)
+                    self._background(self._close_orphan_then_release(client_id))
+                else:
+                    with contextlib.suppress(QuectelError, RemoteProtocolError):
+                        await asyncio.shield(self._close_orphan(client_id))
         # Like loop.create_connection: return once connection_made has run.
         try:
             await transport._made

@@ -217,3 +217,64 @@ async def test_escape_never_accepted_fails_the_channel(
             await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
         with pytest.raises(ModemUnavailable):
             await modem.command("AT")
+
+
+@contextlib.asynccontextmanager
+async def _gated_proxy(target_port: int) -> AsyncIterator[tuple[int, asyncio.Event]]:
+    """A TCP proxy to ``target_port`` that holds each connection until the gate opens."""
+    gate = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers = [writer]
+        try:
+            await gate.wait()
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+            writers.append(up_writer)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            for each in writers:
+                each.close()
+                with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                    await each.wait_closed()
+
+    def spawn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.get_running_loop().create_task(handle(reader, writer))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(spawn, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], gate
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def test_cancelled_transparent_open_is_left_and_closed(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    """CONNECT arriving after the caller gave up: +++, then QSSLCLOSE; the port stays usable."""
+    async with _gated_proxy(echo_server.port) as (proxy_port, gate):
+        opens = count(emulator, "+QSSLOPEN")
+        opening = asyncio.create_task(
+            modem.open_connection(ECHO_HOST, proxy_port, ssl=ssl_config, mode="transparent")
+        )
+        await eventually(lambda: count(emulator, "+QSSLOPEN") == opens + 1, what="QSSLOPEN sent")
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        gate.set()  # the handshake completes now: CONNECT reaches a host that stopped waiting
+        await eventually(lambda: count(emulator, "+QSSLCLOSE") == 1, 10, "the orphan is closed")
+        assert await modem.command("AT") == []
+        assert modem.transparent_client is None
+        assert emulator.sockets == {} or all(s.state.name != "CONNECTED" for s in emulator.sockets.values())
