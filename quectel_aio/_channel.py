@@ -144,6 +144,8 @@ class AtChannel(TransparentChannel):
         self._session_owns_lock = False
         #: Seconds of silence the module needs around ``+++``.
         self.escape_guard_time = 1.0
+        #: Leave transparent mode by dropping DTR instead of ``+++``.
+        self.dtr_escape = False
         self.tail_hold = TAIL_HOLD
         self.log = _log.bind(port=port.name)
 

@@ -51,6 +51,7 @@ class TransparentChannel:
     _read_gate: asyncio.Event
     _tail_timer: asyncio.TimerHandle | None
     escape_guard_time: float
+    dtr_escape: bool
     tail_hold: float
     log: structlog.stdlib.BoundLogger
 
@@ -160,7 +161,39 @@ class TransparentChannel:
         with contextlib.suppress(QuectelError):
             await self._escape()
 
+    async def _escape_by_dtr(self) -> str:
+        """DTR ON to OFF (``AT&D1`` is set): ``OK`` without guard times, then DTR ON again."""
+        core, loop = self._core, asyncio.get_running_loop()
+        ended: asyncio.Future[str] = loop.create_future()
+        self._session_ended = ended
+        owned = self._session_owns_lock
+        try:
+            with contextlib.suppress(TimeoutError):
+                await self._port.drain(timeout=self._write_timeout)
+            if core.transparent_client is None:
+                return "NO CARRIER"
+            self._escape_sent = True
+            core.start_escape()  # expect OK; nothing is written in-band
+            self._port.set_dtr(False)
+            try:
+                async with asyncio.timeout(self._margin + 1.0):
+                    reason = await asyncio.shield(ended)
+            except TimeoutError:
+                exc = ModemUnavailable("the module did not leave transparent mode when DTR dropped")
+                self._fail(exc)
+                raise exc from None
+            finally:
+                with contextlib.suppress(QuectelError):
+                    self._port.set_dtr(True)
+        finally:
+            self._session_ended = None
+        if reason == "NO CARRIER" and owned:
+            self._lock.release()  # nothing was typed into the module's command line
+        return reason
+
     async def _escape(self) -> str:
+        if self.dtr_escape:
+            return await self._escape_by_dtr()
         core, loop = self._core, asyncio.get_running_loop()
         guard = self.escape_guard_time
         silence = guard + max(0.1 * guard, 0.05)

@@ -499,8 +499,28 @@ class _MemoryTransport(asyncio.Transport):
 class _MemoryPort(_TransportPort):
     _backend = "memory"
 
+    def __init__(
+        self,
+        name: str,
+        transport: asyncio.Transport,
+        protocol: _LinkProtocol,
+        dtr_listener: Callable[[bool], None] | None = None,
+    ) -> None:
+        super().__init__(name, transport, protocol)
+        self._dtr_listener = dtr_listener
 
-def memory_port_pair(*, write_buffer_high: int = 64 * 1024) -> tuple[Port, Port]:
+    @property
+    def supports_dtr(self) -> bool:
+        return self._dtr_listener is not None
+
+    def _set_dtr(self, value: bool) -> None:
+        assert self._dtr_listener is not None
+        self._dtr_listener(value)
+
+
+def memory_port_pair(
+    *, write_buffer_high: int = 64 * 1024, dtr_listener: Callable[[bool], None] | None = None
+) -> tuple[Port, Port]:
     """Return two connected in-memory ports: what one writes, the other reads.
 
     Bytes written and not yet read by the other end count as the writer's
@@ -510,6 +530,9 @@ def memory_port_pair(*, write_buffer_high: int = 64 * 1024) -> tuple[Port, Port]
 
     Args:
         write_buffer_high: the high-water mark of each end's write buffer.
+        dtr_listener: if given, the first port drives a DTR line: each
+            ``set_dtr(value)`` calls it (for example
+            ``ModemEmulator.set_dtr``).
     """
     _check_high(write_buffer_high)
     loop = asyncio.get_running_loop()
@@ -519,7 +542,10 @@ def memory_port_pair(*, write_buffer_high: int = 64 * 1024) -> tuple[Port, Port]
     trans_a._peer, trans_b._peer = trans_b, trans_a
     proto_a.on_consumed = trans_b.peer_consumed
     proto_b.on_consumed = trans_a.peer_consumed
-    return _MemoryPort("memory:a", trans_a, proto_a), _MemoryPort("memory:b", trans_b, proto_b)
+    return (
+        _MemoryPort("memory:a", trans_a, proto_a, dtr_listener),
+        _MemoryPort("memory:b", trans_b, proto_b),
+    )
 
 
 # ---------------------------------------------------------------------------

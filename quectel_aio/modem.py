@@ -74,6 +74,7 @@ class Modem(ModemServices):
         urc_port: str | None = None,
         pdp_context_id: int = 1,
         escape_guard_time: float = 1.0,
+        dtr_escape: bool = False,
     ) -> None:
         self._port = port
         self._channel = AtChannel(
@@ -86,6 +87,7 @@ class Modem(ModemServices):
             trace_payloads=trace_payloads,
         )
         self._channel.escape_guard_time = escape_guard_time
+        self._channel.dtr_escape = dtr_escape
         self._urc_port = urc_port
         self._default_pdp = pdp_context_id
         self._sockets: dict[int, ModemSocketTransport] = {}
@@ -108,7 +110,7 @@ class Modem(ModemServices):
     @contextlib.asynccontextmanager
     async def open(
         cls,
-        url: str,
+        url: str | Port,
         *,
         baudrate: int = 115200,
         rtscts: bool = False,
@@ -122,11 +124,14 @@ class Modem(ModemServices):
         pdp_context_id: int = 1,
         probe_attempts: int = 10,
         escape_guard_time: float = 1.0,
+        dtr_escape: bool = False,
     ) -> AsyncIterator[Modem]:
         """Open the modem on ``url`` and initialise it.
 
         Args:
-            url: a device path (``/dev/ttyUSB2``, a pty) or ``socket://host:port``.
+            url: a device path (``/dev/ttyUSB2``, a pty), ``socket://host:port``,
+                or an already open :class:`~quectel_aio._ports.Port` (closed
+                with the modem).
             baudrate: UART speed (ignored by USB ports and sockets).
             rtscts: RTS/CTS hardware flow control (recommended on a UART).
             backend: serial backend: ``"auto"`` (serialx), ``"serialx"`` or
@@ -144,6 +149,9 @@ class Modem(ModemServices):
             probe_attempts: how many ``AT`` probes to try at start.
             escape_guard_time: seconds of silence the module needs before and
                 after ``+++`` to leave transparent mode (1 s on the EC200U).
+            dtr_escape: leave transparent mode by dropping DTR (``AT&D1`` is
+                sent at start and after every restart) instead of ``+++``: no
+                guard times, no in-band escape. Needs a port with a DTR line.
 
         Yields:
             The initialised :class:`Modem`; it is closed on exit.
@@ -159,7 +167,14 @@ class Modem(ModemServices):
             raise LocalProtocolError("escape_guard_time must be a number of seconds")
         if not 0 < escape_guard_time <= 10:
             raise LocalProtocolError("escape_guard_time must be in (0, 10] seconds")
-        port = await open_port(url, baudrate=baudrate, rtscts=rtscts, backend=backend)
+        port = (
+            url
+            if isinstance(url, Port)
+            else await open_port(url, baudrate=baudrate, rtscts=rtscts, backend=backend)
+        )
+        if dtr_escape and not port.supports_dtr:
+            await port.aclose()
+            raise LocalProtocolError(f"dtr_escape needs a port with a DTR line; {port.name} has none")
         modem = cls(
             port,
             margin=margin,
@@ -170,6 +185,7 @@ class Modem(ModemServices):
             urc_port=urc_port,
             pdp_context_id=pdp_context_id,
             escape_guard_time=escape_guard_time,
+            dtr_escape=dtr_escape,
         )
         try:
             modem._channel.start()
@@ -193,6 +209,9 @@ class Modem(ModemServices):
             raise ModemUnavailable(f"no answer to AT on {self._port.name} after {probe_attempts} probes")
         await self._channel.execute(cmd.SetEcho(False))
         await self._channel.execute(cmd.SetErrorFormat(1))
+        if self._channel.dtr_escape:
+            # DTR ON-to-OFF: back to command mode, the connection kept (lost at restart).
+            await self._channel.execute(cmd.Raw("AT&D1"))
         if self._urc_port is not None:
             await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
         self.log.info("modem_ready", epoch=self._epoch)

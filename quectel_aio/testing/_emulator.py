@@ -73,7 +73,8 @@ class ModemEmulator(FaultInjection):
     ``+++`` with guard times, ``NO CARRIER``) forwards bytes as they arrive
     (no ``transpktsize``/``transwaittm`` packetisation).
 
-    Not emulated: DTR (the ``AT&D1`` exit from transparent mode), DTLS
+    DTR is an input (:meth:`set_dtr`); a pty cannot carry it, so a test drives
+    it from the host side's port. Not emulated: DTLS
     (``+QSSLOPEN: <id>,555``), SSL 3.0 (fails the open), session resumption
     (``session_cache`` is stored only), ``ATV0`` numeric responses, command
     chaining with ``;``, DNS (only names in ``host_map`` and ``localhost``

@@ -9,6 +9,7 @@ from ._state import FaultPlan, PdpContext
 from ._wire import ERROR
 
 if TYPE_CHECKING:
+    from ._input import InputBuffer
     from ._network import TlsSocket
 
 __all__ = ["FaultInjection", "command_key"]
@@ -26,6 +27,15 @@ class FaultInjection:
     _faults: FaultPlan
     pdp: dict[int, PdpContext]
     sockets: dict[int, TlsSocket]
+    dtr_mode: int
+    #: The host's DTR line (True: asserted); see :meth:`set_dtr`.
+    dtr = True
+    #: A DTR drop asked the transparent session to end (``"OK"`` or ``"NO CARRIER"``).
+    dtr_exit: str | None = None
+
+    @property
+    def input(self) -> InputBuffer:
+        raise NotImplementedError  # provided by ModemEmulator
 
     def emit_urc(self, data: bytes, *, general: bool = False) -> None:
         raise NotImplementedError  # provided by ModemEmulator
@@ -89,3 +99,22 @@ class FaultInjection:
         sock = self.sockets.get(client_id)
         if sock is not None:
             sock.abort_transport()
+
+    def set_dtr(self, asserted: bool) -> None:
+        """The host drives DTR (ON: ``True``).
+
+        An ON-to-OFF transition during transparent mode ends it as ``AT&D``
+        says: ``&D1`` returns to command mode with ``OK`` and keeps the
+        connection (in buffer access mode); ``&D2`` (the factory value) ends
+        the connection with ``NO CARRIER``; ``&D0`` ignores DTR.
+        """
+        falling = self.dtr and not asserted
+        self.dtr = asserted
+        if falling and self.dtr_mode in (1, 2):
+            self.dtr_exit = "OK" if self.dtr_mode == 1 else "NO CARRIER"
+            self.input.wake()
+
+    def take_dtr_exit(self) -> str | None:
+        """The pending DTR exit of the transparent session, consumed."""
+        result, self.dtr_exit = self.dtr_exit, None
+        return result

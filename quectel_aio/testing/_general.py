@@ -86,7 +86,7 @@ async def at_w(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
 
 @register("&D")
 async def at_d(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
-    """AT&D0-2: DTR behaviour (stored; DTR is not emulated)."""
+    """AT&D0-2: what a DTR drop does (see :meth:`ModemEmulator.set_dtr`)."""
     value = _flag(cmd.raw_args, "012")
     if value is None:
         return ERROR

@@ -7,7 +7,9 @@ network bytes go to the port, unframed. The session ends with
   before and after it: ``OK``; the connection stays up in buffer access mode
   and ``ATO`` (or ``AT+QISWTMD=<id>,2``) returns to it;
 * the connection closing: ``NO CARRIER``; the socket stays in state closing
-  until ``AT+QSSLCLOSE``.
+  until ``AT+QSSLCLOSE``;
+* a DTR drop (:meth:`ModemEmulator.set_dtr`) after ``AT&D1`` (``OK``, as for
+  ``+++``) or ``AT&D2`` (the connection ends: ``NO CARRIER``).
 
 URCs raised meanwhile are held and printed after ``OK``/``NO CARRIER``.
 """
@@ -37,8 +39,16 @@ async def run_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
     pending = bytearray()  # '+' characters that may become the escape sequence
     pending_since = last_plus = 0.0
     emu.last_transparent = sock.client_id
+    emu.take_dtr_exit()
     while True:
         if not _connected(sock):
+            return NO_CARRIER
+        exit_result = emu.take_dtr_exit()
+        if exit_result is not None:
+            if exit_result == "OK":
+                sock.set_mode(0)
+                return OK
+            sock.abort_transport()
             return NO_CARRIER
         now = loop.time()
         if pending:

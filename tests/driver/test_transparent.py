@@ -6,10 +6,20 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from quectel_aio import AccessMode, Modem, ModemUnavailable, PortBusy, SocketBroken, SSLConfig
+from quectel_aio import (
+    AccessMode,
+    LocalProtocolError,
+    Modem,
+    ModemUnavailable,
+    PortBusy,
+    SocketBroken,
+    SSLConfig,
+)
+from quectel_aio._ports import memory_port_pair
 from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
@@ -278,3 +288,49 @@ async def test_cancelled_transparent_open_is_left_and_closed(
         assert await modem.command("AT") == []
         assert modem.transparent_client is None
         assert emulator.sockets == {} or all(s.state.name != "CONNECTED" for s in emulator.sockets.values())
+
+
+@contextlib.asynccontextmanager
+async def _memory_modem(emulator: ModemEmulator, **options: Any) -> AsyncIterator[Modem]:
+    """The modem on an in-memory link whose DTR line reaches the emulator."""
+    host_port, module_port = memory_port_pair(dtr_listener=emulator.set_dtr)
+    emulator.attach(module_port.write)
+
+    async def feed() -> None:
+        while data := await module_port.read():
+            emulator.feed(data)
+
+    feeder = asyncio.create_task(feed())
+    try:
+        async with Modem.open(host_port, margin=3.0, **options) as modem:
+            await modem.activate_pdp(1, apn="internet")
+            yield modem
+    finally:
+        await module_port.aclose()
+        await feeder
+
+
+async def test_dtr_drop_leaves_transparent_mode_without_guard_times(
+    emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with _memory_modem(emulator, dtr_escape=True, escape_guard_time=5.0) as modem:
+        assert emulator.dtr_mode == 1  # AT&D1 was sent at start
+        reader, writer = await modem.open_connection(
+            ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+        )
+        assert await echo(reader, writer, b"x+++x", 5) == b"x+++x"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
+        assert loop.time() - started < 2.0  # no 5 s guard time was waited
+        assert emulator.dtr  # raised again after the exit
+        assert modem.transparent_client is None
+        assert await echo(reader, writer, b"buffered", 8) == b"buffered"
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_dtr_escape_needs_a_dtr_line(device: str) -> None:
+    with pytest.raises(LocalProtocolError, match="DTR"):
+        async with Modem.open(device, dtr_escape=True):
+            pass
