@@ -22,34 +22,14 @@ from quectel_aio import (
 from quectel_aio._ports import memory_port_pair
 from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 
-from .conftest import ECHO_HOST
-from .helpers import commands, count, eventually
+from ..conftest import ECHO_HOST
+from ..helpers import commands, count, eventually
+from .conftest import pattern
 
-GUARD = 0.05
-#: The host keeps a longer silence than the emulated module needs, so a busy
-#: test machine cannot shorten the module's view of it below GUARD.
-HOST_GUARD = 0.1
 TOKENS = (
     b'\r\nOK\r\n+QSSLURC: "closed",0\r\n\r\nSEND OK\r\n> \r\nERROR\r\nCONNECT\r\n'
     b"+++AT\r\n+QSSLRECV: 1500\r\nNO CARRIER\x00\xff\r\n"
 )
-
-
-@pytest.fixture
-def emulator_config() -> EmulatorConfig:
-    return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, escape_guard_time=GUARD)
-
-
-@pytest.fixture
-async def modem(device: str) -> AsyncIterator[Modem]:
-    async with Modem.open(device, margin=3.0, escape_guard_time=HOST_GUARD) as opened:
-        await opened.activate_pdp(1, apn="internet")
-        yield opened
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    block = hashlib.sha256(seed.to_bytes(4, "big")).digest() * 64
-    return (block * (size // len(block) + 1))[:size]
 
 
 async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes, chunk: int) -> bytes:

@@ -4,39 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from typing import Literal
 
 import pytest
 
 from quectel_aio import Modem, ModemSocketTransport, SSLConfig
-from quectel_aio.testing import CertificateAuthority, EmulatorConfig, ModemEmulator, TlsTestServer
+from quectel_aio.testing import CertificateAuthority, ModemEmulator, TlsTestServer
 
-from .conftest import ECHO_HOST
-from .helpers import commands, eventually
+from ..conftest import ECHO_HOST
+from ..helpers import commands, eventually
+from .conftest import pattern
 
-GUARD = 0.05
-#: The host keeps a longer silence than the emulated module needs, so a busy
-#: test machine cannot shorten the module's view of it below GUARD.
-HOST_GUARD = 0.1
 Mode = Literal["buffer", "push", "transparent"]
-
-
-@pytest.fixture
-def emulator_config() -> EmulatorConfig:
-    return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, escape_guard_time=GUARD)
-
-
-@pytest.fixture
-async def modem(device: str) -> AsyncIterator[Modem]:
-    async with Modem.open(device, margin=3.0, escape_guard_time=HOST_GUARD) as opened:
-        await opened.activate_pdp(1, apn="internet")
-        yield opened
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    block = hashlib.sha256(seed.to_bytes(4, "big")).digest() * 64
-    return (block * (size // len(block) + 1))[:size]
 
 
 @pytest.mark.parametrize("mode", ["buffer", "push", "transparent"])
