@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import logging
 import termios
 from collections.abc import Callable
 from typing import Any, Final
@@ -92,11 +93,36 @@ class _SerialxPort(_TransportPort):
         self._transport.get_extra_info("serial").set_modem_pins(dtr=value)
 
 
+#: serialx debug messages that carry the bytes on the wire (payloads, keys).
+_SERIALX_DATA_MESSAGES: Final = frozenset({"Received %r", "Immediately writing %r", "Buffering %r"})
+
+
+class _NoWireBytes(logging.Filter):
+    """Drops serialx's debug records that would print the bytes on the wire.
+
+    The library never logs payloads or keys by default; a user who turns on
+    DEBUG for every logger must not get them through the serial backend.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in _SERIALX_DATA_MESSAGES
+
+
+_NO_WIRE_BYTES: Final = _NoWireBytes()
+
+
+def _guard_serialx_logging() -> None:
+    logger = logging.getLogger("serialx.descriptor_transport")
+    if _NO_WIRE_BYTES not in logger.filters:
+        logger.addFilter(_NO_WIRE_BYTES)
+
+
 async def open_serialx(
     loop: asyncio.AbstractEventLoop, name: str, path: str, baudrate: int, rtscts: bool, high: int
 ) -> Port:
     import serialx
 
+    _guard_serialx_logging()
     protocol = _LinkProtocol(loop)
     try:
         transport, _ = await serialx.create_serial_connection(

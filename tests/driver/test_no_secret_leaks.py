@@ -12,6 +12,7 @@ while the password still does not.
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from collections.abc import MutableMapping
 from typing import Any
@@ -50,10 +51,58 @@ async def _session(
         delete_key_after_handshake=True,
     )
     texts: list[str] = [repr(config), str(config)]
+    # Every stdlib logger at DEBUG too (the serial backend's among them).
+    stdlib_records: list[logging.LogRecord] = []
+    handler = _Collect(stdlib_records)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        records, more = await _traced_session(
+            device,
+            ca,
+            server_cert,
+            config,
+            client_key=client.key_pem,
+            password=password,
+            payload=payload,
+            trace_payloads=trace_payloads,
+        )
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    texts.extend(more)
+    texts.extend(record.getMessage() for record in stdlib_records)
+    return records, texts
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
+async def _traced_session(
+    device: str,
+    ca: CertificateAuthority,
+    server_cert: IssuedCert,
+    config: SSLConfig,
+    *,
+    client_key: bytes,
+    password: str,
+    payload: bytes,
+    trace_payloads: bool,
+) -> tuple[list[MutableMapping[str, Any]], list[str]]:
+    texts: list[str] = []
+    client_ca = ca.cert_pem
     with structlog.testing.capture_logs() as records:
         async with (
             await start_tls_echo_server(
-                server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+                server_cert.chain_pem, server_cert.key_pem, client_ca_pem=client_ca
             ) as server,
             Modem.open(device, wire_trace=True, trace_payloads=trace_payloads) as modem,
         ):
@@ -69,9 +118,9 @@ async def _session(
             with pytest.raises(QuectelError) as refused:
                 await modem.open_connection(ECHO_HOST, 1, ssl=config)
             texts.extend((str(refused.value), repr(refused.value)))
-            await modem.upload_file("UFS:dup.key", client.key_pem)
+            await modem.upload_file("UFS:dup.key", client_key)
             with pytest.raises(QuectelError) as exists:
-                await modem.upload_file("UFS:dup.key", client.key_pem)
+                await modem.upload_file("UFS:dup.key", client_key)
             texts.extend((str(exists.value), repr(exists.value)))
     return records, texts
 
