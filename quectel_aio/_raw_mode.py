@@ -33,8 +33,14 @@ ESCAPE_OK = b"\r\nOK\r\n"
 _LONGEST = max(len(NO_CARRIER), len(ESCAPE_OK))
 
 
+#: Every byte that occurs in a terminator: a tail ending in anything else holds nothing.
+_TERMINATOR_BYTES = frozenset(NO_CARRIER + ESCAPE_OK)
+
+
 def held_prefix_length(tail: bytes, terminators: tuple[bytes, ...]) -> int:
     """Length of the longest suffix of ``tail`` that is a proper prefix of a terminator."""
+    if not tail or tail[-1] not in _TERMINATOR_BYTES:
+        return 0
     best = 0
     for terminator in terminators:
         for size in range(min(len(tail), len(terminator) - 1), best, -1):
