@@ -16,6 +16,18 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+@nox.parametrize(
+    "pins",
+    [("aiohttp==3.9.5", "httpx==0.25.2"), ("aiohttp>=3.9,<4", "httpx>=0.25,<1")],
+    ids=["oldest", "newest"],
+)
+def compat(session: nox.Session, pins: tuple[str, str]) -> None:
+    """The HTTP integrations against the oldest and the newest aiohttp and httpx the extras admit."""
+    session.install("-e", ".[test]", *pins)
+    session.run("pytest", "tests/contrib", "tests/test_examples.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")
