@@ -10,7 +10,7 @@ client ID 0 (one digit) and echo off:
 
 * buffer send: ``AT+QSSLSEND=0,1460\r`` (19 bytes) up, the prompt
   ``\r\n> `` (4) down, 1460 payload bytes up, ``\r\nSEND OK\r\n`` (11)
-  down; every step waits for the previous one, plus the turnarounds;
+  down; every step waits for the previous one, plus two turnarounds;
 * buffer receive: ``AT+QSSLRECV=0,1500\r`` (19) up; ``\r\n+QSSLRECV:
   1500\r\n`` (19), 1500 payload bytes and ``\r\n\r\nOK\r\n`` (8) down,
   plus one turnaround;
@@ -18,10 +18,12 @@ client ID 0 (one digit) and echo off:
   and the trailing ``\r\n`` (2), back to back, no turnaround;
 * transparent: every byte on the wire is payload.
 
-The number of turnarounds per command is a property of the module: the
-emulator waits ``command_latency`` once, before the final result, so its
-``AT+QSSLSEND`` prompt comes at once (a real module may take a turnaround
-there too: :attr:`LinkModel.prompt_turnaround`).
+The number of turnarounds per command is a property of the module. The
+emulator, like a real module, answers ``AT+QSSLSEND`` with its prompt a
+turnaround after the command arrived and with ``SEND OK`` a turnaround after
+the payload arrived: two per send chunk (``EmulatorConfig.prompt_latency``;
+:attr:`LinkModel.prompt_turnaround` false models a module that prompts at
+once).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class ModeAccounting:
         payload: payload bytes per chunk.
         up: bytes the host sends per chunk (command and payload).
         down: bytes the module sends per chunk (prompt, header, payload, results).
-        turnarounds: module turnarounds per chunk.
+        turnarounds: module turnarounds per chunk before final results
+            (the send prompt's is :attr:`LinkModel.prompt_turnaround`).
         serial: up and down strictly alternate (a command cycle); otherwise
             the chunk is a one-way stream.
     """
@@ -82,12 +85,12 @@ class LinkModel:
         baudrate: bits per second; ``None`` for an unthrottled link (a pty).
         turnaround: seconds the module takes before each final result.
         prompt_turnaround: the module also takes a turnaround before the
-            ``AT+QSSLSEND`` prompt (the emulator does not).
+            ``AT+QSSLSEND`` prompt (the emulator does by default).
     """
 
     baudrate: int | None
     turnaround: float = 0.0
-    prompt_turnaround: bool = False
+    prompt_turnaround: bool = True
 
     @property
     def rate(self) -> float | None:

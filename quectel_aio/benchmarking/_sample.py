@@ -64,6 +64,9 @@ class Arrivals:
     """Timestamps arrivals on the measuring side (``time.monotonic``, shared across processes)."""
 
     def __init__(self) -> None:
+        #: When the transfer was requested (the window's start if all of it
+        #: arrives at once).
+        self.started = time.monotonic()
         self.got = 0
         self.first = 0.0
         self.last = 0.0
@@ -85,7 +88,13 @@ class Arrivals:
             self.trace.append((now, self.got))
 
     def sample(self, total: int, cpu: float) -> Sample:
-        """The transfer as a :class:`Sample`."""
+        """The transfer as a :class:`Sample`.
+
+        A transfer that arrived in a single piece has no steady state; its
+        window then runs from the request to that arrival.
+        """
+        if self.got and self.got == self.first_size:
+            return Sample(total, self.got, self.last - self.started, cpu, gaps=self.gaps)
         return Sample(total, self.got - self.first_size, self.last - self.first, cpu, gaps=self.gaps)
 
     def bytes_at(self, when: float) -> float:

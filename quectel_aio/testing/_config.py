@@ -54,7 +54,12 @@ class EmulatorConfig:
             to it in memory, without TCP or TLS. Takes precedence over
             ``host_map``.
         allow_non_loopback: allow targets outside 127.0.0.0/8 and ::1.
-        command_latency: seconds before each final response.
+        command_latency: seconds from the arrival of a command's last byte
+            (or of its data) to its final response; the emulator's own
+            processing time counts towards it.
+        prompt_latency: seconds from the arrival of ``AT+QSSLSEND`` to its
+            ``>`` prompt; ``None`` (the default) takes ``command_latency``,
+            so a send costs two turnarounds like on a real module.
         urc_after_ok_delay: seconds between a final response and the URCs that
             were held back while the command ran.
         esc_cancel_response: printed when ESC cancels a variable-length send.
@@ -110,6 +115,7 @@ class EmulatorConfig:
     targets: Mapping[str, StreamTarget] = field(default_factory=dict)
     allow_non_loopback: bool = False
     command_latency: float = 0.0
+    prompt_latency: float | None = None
     urc_after_ok_delay: float = 0.0
     esc_cancel_response: bytes = b"\r\nERROR\r\n"
     esc_cancel_error_code: int = 571
@@ -139,6 +145,8 @@ class EmulatorConfig:
             raise ValueError("buffer sizes must be positive")
         if self.link_baudrate is not None and self.link_baudrate <= 0:
             raise ValueError("link_baudrate must be positive")
+        if self.command_latency < 0 or (self.prompt_latency is not None and self.prompt_latency < 0):
+            raise ValueError("command_latency and prompt_latency must not be negative")
         if self.link_granularity <= 0:
             raise ValueError("link_granularity must be positive")
         if self.time_scale <= 0:

@@ -36,7 +36,7 @@ from ._config import EmulatorConfig
 from ._fault_injection import FaultInjection, command_key
 from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
-from ._pacing import LinkPacer
+from ._pacing import SerialLink
 from ._pty import open_pty_pair
 from ._registry import HANDLERS
 from ._ssl_state import SslContextSettings, factory_contexts
@@ -103,6 +103,9 @@ class ModemEmulator(FaultInjection):
         self._sink: Sink | None = None
         self._drain: Callable[[], Awaitable[None]] | None = None
         self._input = InputBuffer()
+        self._link = SerialLink(self._deliver, self._input.feed)
+        #: Set while a command runs: what it writes answers the latest input.
+        self._responding = False
         self._task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._busy = False
@@ -115,9 +118,6 @@ class ModemEmulator(FaultInjection):
         self._idle.set()
         self._faults = FaultPlan()
         self._post_response: list[Callable[[], None]] = []
-        self._out_pacer: LinkPacer | None = None
-        self._in_pacer: LinkPacer | None = None
-        self._pacer_limit = 0
         self._closed = False
         self._reset_volatile_state()
 
@@ -181,11 +181,10 @@ class ModemEmulator(FaultInjection):
     # Output and URC ordering
     # ------------------------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
-        if self._out_pacer is not None:
-            self._out_pacer.write(data)
-        else:
-            self._deliver(data)
+    def _write(self, data: bytes, *, turnaround: float = 0.0) -> None:
+        # While a command runs, output answers the latest input (``turnaround``
+        # after it arrived); otherwise nothing caused it (URCs, pushed data).
+        self._link.write(data, after_arrival=turnaround if self._responding else None)
 
     def _deliver(self, data: bytes) -> None:
         sink = self._sink
@@ -200,8 +199,17 @@ class ModemEmulator(FaultInjection):
                     sink(piece)
 
     def write_now(self, data: bytes) -> None:
-        """Write bytes immediately (prompts, CONNECT, data-phase output)."""
+        """Write bytes immediately (CONNECT, data-phase output)."""
         self._write(data)
+
+    async def write_prompt(self) -> None:
+        """Write the ``AT+QSSLSEND`` prompt after the module's prompt turnaround."""
+        latency = (
+            self.config.command_latency if self.config.prompt_latency is None else self.config.prompt_latency
+        )
+        if latency > 0:
+            await self._link.turnaround(latency)
+        self._write(self.config.prompt, turnaround=latency)
 
     def emit_urc(self, data: bytes, *, general: bool = False) -> None:
         """Write a complete URC blob at the next line boundary.
@@ -252,20 +260,18 @@ class ModemEmulator(FaultInjection):
         await self._output_drained()
 
     async def _output_drained(self) -> None:
-        if self._out_pacer is not None:
-            await self._out_pacer.wait_below(self._pacer_limit)
+        await self._link.wait_output_room()
         if self._drain is not None:
             await self._drain()
 
     async def wait_input_room(self) -> None:
         """With link pacing: wait until the link can take more host bytes."""
-        if self._in_pacer is not None:
-            await self._in_pacer.wait_below(self._pacer_limit)
+        await self._link.wait_input_room()
 
     @property
     def input_backlog(self) -> int:
         """Host bytes read from the port but still "on the wire" (pacing)."""
-        return self._in_pacer.backlog if self._in_pacer is not None else 0
+        return self._link.input_backlog
 
     # ------------------------------------------------------------------
     # Input and command execution
@@ -274,10 +280,7 @@ class ModemEmulator(FaultInjection):
     def feed(self, data: bytes) -> None:
         """Hand bytes from the host to the emulator."""
         self.bytes_received += len(data)
-        if self._in_pacer is not None:
-            self._in_pacer.write(data)
-        else:
-            self._input.feed(data)
+        self._link.feed(data)
 
     @property
     def input(self) -> InputBuffer:
@@ -291,9 +294,11 @@ class ModemEmulator(FaultInjection):
                 continue
             self._busy = True
             self._idle.clear()
+            self._responding = True
             try:
                 await self._execute(line)
             finally:
+                self._responding = False
                 self._end_command()
 
     def _parse(self, text: str) -> ParsedCommand:
@@ -330,11 +335,13 @@ class ModemEmulator(FaultInjection):
             handler = HANDLERS.get(cmd.name) if cmd is not None else None
             response = ERROR if cmd is None or handler is None else await handler(self, cmd)
         if self.config.command_latency > 0:
-            await asyncio.sleep(self.config.command_latency)
+            # Counted from the arrival of the command (or its data); the
+            # emulator's own processing time is part of it.
+            await self._link.turnaround(self.config.command_latency)
         pre, self._faults.pre_response_urcs = self._faults.pre_response_urcs, []
         for blob in pre:
             self._write(blob)
-        self._write(response)
+        self._write(response, turnaround=self.config.command_latency)
 
     def _scripted_response(self, key: str) -> bytes | None:
         faults = self._faults
@@ -439,8 +446,7 @@ class ModemEmulator(FaultInjection):
             self._flush_handle = None
         self._held.clear()
         self._faults.pre_response_urcs.clear()
-        if self._in_pacer is not None:
-            self._in_pacer.close()
+        self._link.drop_input()
         self._input.clear()
         self._reset_volatile_state()
         self._busy = False
@@ -497,12 +503,7 @@ class ModemEmulator(FaultInjection):
         self._sink = sink
         self._drain = drain
         self._closed = False
-        baud = self.config.link_baudrate
-        if baud is not None:
-            rate, grain = baud / 10, self.config.link_granularity
-            self._out_pacer = LinkPacer(rate, grain, self._deliver)
-            self._in_pacer = LinkPacer(rate, grain, self._input.feed)
-            self._pacer_limit = 4 * max(1, int(rate * grain))
+        self._link.configure(self.config.link_baudrate, self.config.link_granularity)
         self._task = asyncio.get_running_loop().create_task(self._command_loop())
         self._boot()
 
@@ -539,9 +540,7 @@ class ModemEmulator(FaultInjection):
             for bg in pending:
                 bg.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for pacer in (self._in_pacer, self._out_pacer):
-            if pacer is not None:
-                pacer.close()
+        self._link.close()
         self._sink = None
         self._drain = None
 

@@ -151,7 +151,7 @@ async def qsslsend(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     if sock is None:
         return _fail(emu, ERR_CLOSED)
     emu.input.drop_leading_lf()
-    emu.write_now(emu.config.prompt)
+    await emu.write_prompt()
     timeout = emu.config.send_input_timeout
     if length > 0:
         data = await emu.input.read_exact(length, timeout)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from quectel_aio.testing import EmulatorConfig
+import pytest
+
+from quectel_aio.testing import EmulatorConfig, SinkTarget
 from quectel_aio.testing._pacing import LinkPacer
 
 from .helpers import echo_off, memory_host, pty_host, upload, xor16
@@ -49,3 +51,39 @@ async def test_paced_memory_host_keeps_bytes_exact() -> None:
     async with memory_host(config) as host:
         host.send(b"AT\r")
         await host.expect(b"AT\r\r\nOK\r\n")
+
+
+async def test_turnarounds_are_counted_from_the_modelled_arrival() -> None:
+    # 100 kB/s: the 19-byte command arrives 0.19 ms after it was read, the
+    # 5 payload bytes 0.05 ms; the prompt and SEND OK take 0.04 and 0.11 ms.
+    config = EmulatorConfig(
+        emit_rdy_on_start=False,
+        link_baudrate=1_000_000,
+        command_latency=0.02,
+        prompt_latency=0.01,
+        targets={"sink.test": SinkTarget()},
+    )
+    loop = asyncio.get_running_loop()
+    async with memory_host(config) as host:
+        await echo_off(host)
+        await host.command(b"AT+QIACT=1", b"\r\nOK\r\n")
+        host.send(b'AT+QSSLOPEN=1,1,0,"sink.test",443,0\r')
+        await host.expect(b"\r\nOK\r\n")
+        await host.expect(b"\r\n+QSSLOPEN: 0,0\r\n")
+        start = loop.time()
+        host.send(b"AT+QSSLSEND=0,5\r")
+        await host.expect(b"\r\n> ")
+        prompt_after = loop.time() - start
+        start = loop.time()
+        host.send(b"hello")
+        await host.expect(b"\r\nSEND OK\r\n")
+        final_after = loop.time() - start
+    assert 0.0102 <= prompt_after < 0.0102 + 0.008
+    assert 0.0201 <= final_after < 0.0201 + 0.008
+
+
+def test_latencies_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="latency"):
+        EmulatorConfig(prompt_latency=-0.001)
+    with pytest.raises(ValueError, match="latency"):
+        EmulatorConfig(command_latency=-1)
