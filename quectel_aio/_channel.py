@@ -92,15 +92,31 @@ class ExchangeResult:
     payload: bytes | None
 
 
-class _Exchange:
-    __slots__ = ("command", "data_phase", "final", "payload", "restarted")
+#: What a chained exchange runs next: a command and its payload, or ``None`` to stop.
+NextStep = tuple[cmd.Command, bytes | None] | None
+#: Called in the reader with each successful result of a chained exchange.
+Chain = Callable[[ExchangeResult], NextStep]
 
-    def __init__(self, command: cmd.Command, payload: bytes | None, loop: asyncio.AbstractEventLoop) -> None:
+
+class _Exchange:
+    __slots__ = ("chain", "command", "data_phase", "deadline", "final", "payload", "restarted", "timer")
+
+    def __init__(
+        self,
+        command: cmd.Command,
+        payload: bytes | None,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float,
+        chain: Chain | None,
+    ) -> None:
         self.command = command
         self.payload = payload
         self.final: asyncio.Future[ev.Response] = loop.create_future()
         self.data_phase: asyncio.Future[None] | None = None
         self.restarted = False
+        self.deadline = deadline
+        self.chain = chain
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class AtChannel(TransparentChannel):
@@ -127,6 +143,8 @@ class AtChannel(TransparentChannel):
         self._trace_payloads = trace_payloads
         self._write_timeout = write_timeout
         self._lock = asyncio.Lock()
+        #: Callers waiting for the lock (a chained exchange yields to them).
+        self._lock_waiters = 0
         self._current: _Exchange | None = None
         self._abandoned_done: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -249,17 +267,24 @@ class AtChannel(TransparentChannel):
             # Filler of exactly the announced length keeps the channel in step
             # (ESC is not known to end a fixed-length input on every firmware);
             # the socket involved has already been failed by its owner.
-            command = event.command
-            size = command.length if isinstance(command, cmd.SslSend) else getattr(command, "size", 0)
-            self._port.write(self._core.send_payload(bytes(size)))
-            self.log.warning("filled_abandoned_data_phase", command=command.at_name, size=size)
+            self._fill_data_phase(event.command)
         elif isinstance(event, ev.EndOfStream):
             self._fail(ModemUnavailable(f"the port {self._port.name} reached end of file"))
+
+    def _fill_data_phase(self, command: cmd.Command) -> None:
+        size = command.length if isinstance(command, cmd.SslSend) else getattr(command, "size", 0)
+        self._port.write(self._core.send_payload(bytes(size)))
+        self.log.warning("filled_abandoned_data_phase", command=command.at_name, size=size)
 
     def _dispatch_response(self, event: ev.Response) -> None:
         current = self._current
         if current is None or event.command is not current.command or current.final.done():
             if current is not None and current.final.cancelled():
+                if isinstance(event, ev.PromptReceived | ev.ConnectReceived):
+                    # Cancelled while the prompt was on its way: the module
+                    # waits for the payload, which the caller no longer sends.
+                    self._fill_data_phase(current.command)
+                    return
                 # The caller was cancelled just as the reply arrived: the command
                 # finished normally, nobody is waiting for its result.
                 self.log.debug("response_after_cancellation", kind=type(event).__name__)
@@ -277,7 +302,31 @@ class AtChannel(TransparentChannel):
                 visible = self._trace_payloads and not isinstance(current.command, cmd.FileUpload)
                 wire_log.debug("tx_payload", size=len(payload), data=show(payload, visible))
             return
+        if current.chain is not None and isinstance(event, ev.CommandSucceeded):
+            self._chain_step(current, event)
+            return
         current.final.set_result(event)
+
+    def _chain_step(self, current: _Exchange, event: ev.CommandSucceeded) -> None:
+        """A chained exchange succeeded: hand the result over and send the next step."""
+        assert current.chain is not None
+        try:
+            step = current.chain(ExchangeResult(event.result, event.lines, event.payload))
+            if step is None or self._lock_waiters:
+                current.final.set_result(event)
+                return
+            command, payload = step
+            deadline = self.deadline_for(command)
+            self._port.write(self._core.send(command))
+        except Exception as exc:  # a closed port, a chain bug: the caller hears of it
+            current.final.set_exception(exc)
+            return
+        current.command, current.payload, current.deadline = command, payload, deadline
+        if self._wire_trace:
+            wire_log.debug("tx", line=redacted_line(command))
+        if current.timer is not None:
+            current.timer.cancel()
+        current.timer = asyncio.get_running_loop().call_later(deadline, _expire, current.final)
 
     def _fail_in_flight_on_restart(self) -> None:
         """``RDY``: the module rebooted, so the command in flight will never be answered.
@@ -328,6 +377,7 @@ class AtChannel(TransparentChannel):
         *,
         timeout: float | None = None,
         wait: bool = True,
+        chain: Chain | None = None,
     ) -> ExchangeResult:
         """Run one command exchange and return its successful result.
 
@@ -336,6 +386,12 @@ class AtChannel(TransparentChannel):
             payload: data for the ``>`` prompt or the ``CONNECT`` data phase.
             timeout: override of the command's deadline in seconds.
             wait: wait for a transparent session to end (else raise).
+            chain: called in the reader task with every successful result;
+                the command and payload it returns are sent at once, in the
+                same exchange, unless another caller waits for the port (so
+                back-to-back data commands cost no task switch and no
+                socket starves). The last result is also returned; a failure
+                of any step is raised as usual. It must not raise.
 
         Raises:
             CommandError: the modem answered with a failure result.
@@ -348,11 +404,11 @@ class AtChannel(TransparentChannel):
             raise PortBusy(f"the port is transparent for client {self._core.transparent_client}")
         if (command.expects_prompt or command.expects_connect) and payload is None:
             raise LocalProtocolError(f"{command.at_name} needs a payload")
-        await self._lock.acquire()
+        await self._acquire_lock()
         self._handed_over = False
         try:
             self._check_usable()
-            response = await self._exchange_locked(command, payload, timeout)
+            response = await self._exchange_locked(command, payload, timeout, chain)
             if isinstance(response, ev.CommandSucceeded):
                 return ExchangeResult(response.result, response.lines, response.payload)
             if isinstance(response, ev.CommandFailed):
@@ -364,15 +420,23 @@ class AtChannel(TransparentChannel):
             else:
                 self._lock.release()
 
+    async def _acquire_lock(self) -> None:
+        self._lock_waiters += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._lock_waiters -= 1
+
     def _check_usable(self) -> None:
         if self._failure is not None:
             raise ModemUnavailable(f"the modem channel is down: {self._failure}") from self._failure
 
     async def _exchange_locked(
-        self, command: cmd.Command, payload: bytes | None, timeout: float | None
+        self, command: cmd.Command, payload: bytes | None, timeout: float | None, chain: Chain | None = None
     ) -> ev.Response:
         deadline = self.deadline_for(command) if timeout is None else timeout
-        exchange = _Exchange(command, payload, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        exchange = _Exchange(command, payload, loop, deadline, chain)
         self._current = exchange
         try:
             self._port.write(self._core.send(command))
@@ -380,26 +444,27 @@ class AtChannel(TransparentChannel):
                 wire_log.debug("tx", line=redacted_line(command))
             # One timer handle per exchange: cheaper than asyncio.timeout() on
             # the hot path (a few microseconds against about twenty).
-            timer = asyncio.get_running_loop().call_later(deadline, _expire, exchange.final)
+            exchange.timer = loop.call_later(deadline, _expire, exchange.final)
             try:
                 return await exchange.final
             finally:
-                timer.cancel()
+                if exchange.timer is not None:
+                    exchange.timer.cancel()
         except CommandError:
             if exchange.restarted:
                 self._abandon(exchange, 0.0, "restart")
             raise
         except RemoteProtocolError:
             # The core abandoned the command while resynchronising.
-            self._abandon(exchange, deadline, "protocol error")
+            self._abandon(exchange, exchange.deadline, "protocol error")
             raise
         except _DeadlineExpired:
-            self._abandon(exchange, deadline, "timeout")
-            raise CommandTimeout(command.at_name, deadline) from None
+            self._abandon(exchange, exchange.deadline, "timeout")
+            raise CommandTimeout(exchange.command.at_name, exchange.deadline) from None
         except asyncio.CancelledError:
             # The core, not the future, knows whether the reply arrived:
             # cancelling the task also cancels the future it awaited.
-            self._abandon(exchange, 0.0 if exchange.restarted else deadline, "cancelled")
+            self._abandon(exchange, 0.0 if exchange.restarted else exchange.deadline, "cancelled")
             raise
         finally:
             self._current = None

@@ -58,6 +58,9 @@ class TransparentChannel:
     def _check_usable(self) -> None:
         raise NotImplementedError  # provided by AtChannel
 
+    async def _acquire_lock(self) -> None:
+        raise NotImplementedError  # provided by AtChannel
+
     async def _exchange_locked(
         self, command: cmd.Command, payload: bytes | None, timeout: float | None
     ) -> ev.Response:
@@ -93,7 +96,7 @@ class TransparentChannel:
         if command.transparent_client is None:
             raise LocalProtocolError(f"{command.at_name} does not open a transparent session")
         self._check_usable()
-        await self._lock.acquire()
+        await self._acquire_lock()
         self._handed_over = False
         entered = False
         try:

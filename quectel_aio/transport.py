@@ -48,7 +48,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _commands as cmd
-from ._access_modes import AccessMode, AccessModeSwitching, SocketState, parse_access_mode
+from ._access_modes import AccessMode, AccessModeSwitching, ModeLock, SocketState, parse_access_mode
 from ._errors import (
     CommandError,
     CommandTimeout,
@@ -58,7 +58,7 @@ from ._errors import (
 from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
 
 if TYPE_CHECKING:
-    from ._channel import AtChannel
+    from ._channel import AtChannel, ExchangeResult
 
 __all__ = ["AccessMode", "ModemSocketTransport", "parse_access_mode"]
 
@@ -136,6 +136,8 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._client_id = client_id
         self._on_finished = on_finished
         self._send_fail_timeout = send_fail_timeout
+        #: Bytes of the AT+QSSLSEND in flight (dropped from the buffer on SEND OK).
+        self._chunk_in_flight = 0
         self._extra: dict[str, Any] = {
             "peername": peername,
             "client_id": client_id,
@@ -165,7 +167,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         #: Pushed data that arrived before connection_made (None once it ran).
         self._not_made: list[bytes] | None = []
         # Mode switching.
-        self._mode_lock = asyncio.Lock()
+        self._mode_lock = ModeLock()
         self._pending_switch: tuple[AccessMode, asyncio.Future[None]] | None = None
         #: Switched from push to buffer mode because the protocol paused reading.
         self._overflowed = False
@@ -428,10 +430,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                             self._maybe_resume_protocol()
                             await self._channel.drain()
                             continue
-                        chunk = self._buffer.peek(MAX_SEND_LENGTH)
-                        await self._send_chunk(chunk)
-                    self._buffer.consume(len(chunk))
-                    self._maybe_resume_protocol()
+                        await self._send_chunks()
                 if self._state is not SocketState.OPEN and (not self._buffer or self._aborted):
                     return
         except asyncio.CancelledError:
@@ -439,12 +438,23 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         except QuectelError as exc:
             self._fatal(exc)
 
-    async def _send_chunk(self, chunk: bytes) -> None:
+    async def _send_chunks(self) -> None:
+        """Send buffered bytes in ``AT+QSSLSEND`` chunks until the channel hands the port on.
+
+        The chunks are one chained exchange (:meth:`_chunk_sent` runs in the
+        reader and names the next chunk), so a long write costs no task
+        switch per chunk; the chain stops when another command waits for
+        the port, and this loop comes back for the rest.
+        """
         delay = _SEND_FAIL_FIRST_DELAY
-        deadline = self._loop.time() + self._send_fail_timeout
+        failing_since: float | None = None
         while True:
+            chunk = self._buffer.peek(MAX_SEND_LENGTH)
+            self._chunk_in_flight = len(chunk)
             try:
-                await self._channel.execute(cmd.SslSend(self._client_id, len(chunk)), chunk)
+                await self._channel.execute(
+                    cmd.SslSend(self._client_id, len(chunk)), chunk, chain=self._chunk_sent
+                )
                 return
             except CommandTimeout as exc:
                 raise SocketBroken(
@@ -454,13 +464,29 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
             except CommandError as exc:
                 if exc.result != "SEND FAIL":
                     raise SocketBroken(f"client {self._client_id}: send failed: {exc}") from exc
-                if self._loop.time() + delay > deadline:
+                now = self._loop.time()
+                if failing_since is None:
+                    failing_since = now
+                if now + delay > failing_since + self._send_fail_timeout:
                     raise SocketBroken(
                         f"client {self._client_id}: the module's send buffer stayed full "
                         f"for {self._send_fail_timeout:g} s (SEND FAIL)"
                     ) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _SEND_FAIL_MAX_DELAY)
+                if not self._buffer or self._aborted or self._remote_closed:
+                    return
+
+    def _chunk_sent(self, result: ExchangeResult) -> tuple[cmd.Command, bytes | None] | None:
+        """In the reader: a chunk got ``SEND OK``; drop it and name the next one."""
+        self._buffer.consume(self._chunk_in_flight)
+        self._chunk_in_flight = 0
+        self._maybe_resume_protocol()
+        if not self._buffer or self._aborted or self._remote_closed or self._mode_lock.waiting:
+            return None
+        chunk = self._buffer.peek(MAX_SEND_LENGTH)
+        self._chunk_in_flight = len(chunk)
+        return cmd.SslSend(self._client_id, len(chunk)), chunk
 
     async def _close_sequence(self, *, flush: bool) -> None:
         error: BaseException | None = None
