@@ -138,6 +138,8 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._send_fail_timeout = send_fail_timeout
         #: Bytes of the AT+QSSLSEND in flight (dropped from the buffer on SEND OK).
         self._chunk_in_flight = 0
+        #: The last AT+QSSLRECV found the module buffer empty.
+        self._recv_drained = False
         self._extra: dict[str, Any] = {
             "peername": peername,
             "client_id": client_id,
@@ -392,11 +394,9 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                         break
                     if not self._reading or self._aborted:
                         break
-                    result = await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH))
-                    if not result.payload:
-                        drained = True
-                        break
-                    self._protocol.data_received(result.payload)
+                    self._recv_drained = False
+                    await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH), chain=self._received)
+                    drained = self._recv_drained
                 if self._remote_closed and drained and not self._aborted:
                     self._finish_remote_close()
                     return
@@ -404,6 +404,26 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
             raise
         except QuectelError as exc:
             self._fatal(exc)
+
+    def _received(self, result: ExchangeResult) -> tuple[cmd.Command, bytes | None] | None:
+        """In the reader: hand an ``AT+QSSLRECV`` block over and ask for the next one at once.
+
+        The chain stops when the module buffer is empty, reading is paused, a
+        mode switch waits, or another command waits for the port.
+        """
+        if not result.payload:
+            self._recv_drained = True
+            return None
+        self._protocol.data_received(result.payload)
+        if (
+            not self._reading
+            or self._aborted
+            or self._mode is not AccessMode.BUFFER
+            or self._pending_switch is not None
+            or self._mode_lock.waiting
+        ):
+            return None
+        return cmd.SslRecv(self._client_id, MAX_READ_LENGTH), None
 
     def _finish_remote_close(self) -> None:
         keep_open = self._protocol.eof_received()

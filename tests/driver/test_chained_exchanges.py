@@ -17,7 +17,7 @@ from quectel_aio._ports import Port, memory_port_pair
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
-from .helpers import commands
+from .helpers import commands, eventually
 from .modes.conftest import pattern
 
 
@@ -242,3 +242,52 @@ async def test_sockets_writing_at_once_take_turns_on_the_port(
     for _, writer in streams:
         writer.close()
         await writer.wait_closed()
+
+
+class PausedReader(asyncio.Protocol):
+    """Reads nothing until resumed; collects what arrives."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def factory(self) -> PausedReader:
+        return self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+
+
+async def test_sockets_reading_at_once_take_turns_on_the_port(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    size = 30 * 1500
+    readers = [PausedReader() for _ in range(3)]
+    for reader in readers:
+        await modem.create_connection(reader.factory, ECHO_HOST, echo_server.port, ssl=ssl_config)
+    transports = [r.transport for r in readers]
+    assert all(t is not None for t in transports)
+    ids = [t.get_extra_info("client_id") for t in transports if t is not None]
+    for index, transport in enumerate(transports):
+        assert transport is not None
+        transport.write(pattern(size, seed=index))
+    # Everything echoed waits in the module until the readers resume together.
+    await eventually(lambda: all(len(emulator.sockets[i].recv_buffer) == size for i in ids), 10, "echo")
+    logged = len(commands(emulator, "+QSSLRECV"))
+    for transport in transports:
+        assert transport is not None
+        transport.resume_reading()
+    await eventually(lambda: all(len(r.received) == size for r in readers), 10, "reads")
+    assert [bytes(r.received) for r in readers] == [pattern(size, seed=i) for i in range(3)]
+    order = [params[0] for params in commands(emulator, "+QSSLRECV")[logged:]]
+    first_half = order[: len(order) // 2]
+    assert set(first_half) == set(ids)
+    assert max(len(list(run)) for _, run in itertools.groupby(first_half)) <= 3, order
+    for transport in transports:
+        assert transport is not None
+        transport.close()
