@@ -13,12 +13,13 @@ import enum
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _commands as cmd
+from ._counting_lock import CountingLock
 from ._errors import LocalProtocolError, QuectelError, SocketBroken
 
 if TYPE_CHECKING:
     from ._channel import AtChannel
 
-__all__ = ["AccessMode", "AccessModeSwitching", "ModeLock", "SocketState", "parse_access_mode"]
+__all__ = ["AccessMode", "AccessModeSwitching", "SocketState", "parse_access_mode"]
 
 
 class AccessMode(enum.IntEnum):
@@ -56,31 +57,6 @@ def parse_access_mode(mode: AccessMode | str) -> AccessMode:
     raise LocalProtocolError(f"mode must be one of {sorted(_MODE_NAMES)}, not {mode!r}")
 
 
-class ModeLock:
-    """A socket's mode lock (an ``asyncio.Lock``) that knows whether anyone waits for it.
-
-    The send pump holds it across a chain of ``AT+QSSLSEND`` chunks and stops
-    the chain as soon as a mode switch waits.
-    """
-
-    __slots__ = ("_lock", "waiting")
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        #: Tasks waiting to acquire the lock.
-        self.waiting = 0
-
-    async def __aenter__(self) -> None:
-        self.waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self.waiting -= 1
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._lock.release()
-
-
 class AccessModeSwitching:
     """Mode switching for :class:`~quectel_aio.transport.ModemSocketTransport`."""
 
@@ -92,7 +68,7 @@ class AccessModeSwitching:
     _state: SocketState
     _reading: bool
     _overflowed: bool
-    _mode_lock: ModeLock
+    _mode_lock: CountingLock
     _pending_switch: tuple[AccessMode, asyncio.Future[None]] | None
     _doorbell: asyncio.Event
     _write_wakeup: asyncio.Event

@@ -46,6 +46,7 @@ from . import _commands as cmd
 from . import _events as ev
 from ._channel_transparent import TransparentChannel, TransparentSession
 from ._connection import ModemConnection
+from ._counting_lock import CountingLock
 from ._errors import (
     CommandError,
     CommandTimeout,
@@ -142,9 +143,9 @@ class AtChannel(TransparentChannel):
         self._wire_trace = wire_trace
         self._trace_payloads = trace_payloads
         self._write_timeout = write_timeout
-        self._lock = asyncio.Lock()
-        #: Callers waiting for the lock (a chained exchange yields to them).
-        self._lock_waiters = 0
+        #: The port: one exchange (or transparent session) at a time; a
+        #: chained exchange yields to anyone waiting for it.
+        self._lock = CountingLock()
         self._current: _Exchange | None = None
         self._abandoned_done: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -312,7 +313,7 @@ class AtChannel(TransparentChannel):
         assert current.chain is not None
         try:
             step = current.chain(ExchangeResult(event.result, event.lines, event.payload))
-            if step is None or self._lock_waiters:
+            if step is None or self._lock.waiting:
                 current.final.set_result(event)
                 return
             command, payload = step
@@ -404,7 +405,7 @@ class AtChannel(TransparentChannel):
             raise PortBusy(f"the port is transparent for client {self._core.transparent_client}")
         if (command.expects_prompt or command.expects_connect) and payload is None:
             raise LocalProtocolError(f"{command.at_name} needs a payload")
-        await self._acquire_lock()
+        await self._lock.acquire()
         self._handed_over = False
         try:
             self._check_usable()
@@ -419,13 +420,6 @@ class AtChannel(TransparentChannel):
                 self._handed_over = False
             else:
                 self._lock.release()
-
-    async def _acquire_lock(self) -> None:
-        self._lock_waiters += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._lock_waiters -= 1
 
     def _check_usable(self) -> None:
         if self._failure is not None:

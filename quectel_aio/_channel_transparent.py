@@ -11,6 +11,7 @@ import structlog
 from . import _commands as cmd
 from . import _events as ev
 from ._connection import ModemConnection
+from ._counting_lock import CountingLock
 from ._errors import (
     CommandError,
     CommandTimeout,
@@ -40,7 +41,7 @@ class TransparentChannel:
 
     _core: ModemConnection
     _port: Port
-    _lock: asyncio.Lock
+    _lock: CountingLock
     _handed_over: bool
     _margin: float
     _write_timeout: float
@@ -56,9 +57,6 @@ class TransparentChannel:
     log: structlog.stdlib.BoundLogger
 
     def _check_usable(self) -> None:
-        raise NotImplementedError  # provided by AtChannel
-
-    async def _acquire_lock(self) -> None:
         raise NotImplementedError  # provided by AtChannel
 
     async def _exchange_locked(
@@ -96,7 +94,7 @@ class TransparentChannel:
         if command.transparent_client is None:
             raise LocalProtocolError(f"{command.at_name} does not open a transparent session")
         self._check_usable()
-        await self._acquire_lock()
+        await self._lock.acquire()
         self._handed_over = False
         entered = False
         try:

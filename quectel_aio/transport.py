@@ -48,7 +48,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _commands as cmd
-from ._access_modes import AccessMode, AccessModeSwitching, ModeLock, SocketState, parse_access_mode
+from ._access_modes import AccessMode, AccessModeSwitching, SocketState, parse_access_mode
+from ._counting_lock import CountingLock
 from ._errors import (
     CommandError,
     CommandTimeout,
@@ -169,7 +170,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         #: Pushed data that arrived before connection_made (None once it ran).
         self._not_made: list[bytes] | None = []
         # Mode switching.
-        self._mode_lock = ModeLock()
+        self._mode_lock = CountingLock()
         self._pending_switch: tuple[AccessMode, asyncio.Future[None]] | None = None
         #: Switched from push to buffer mode because the protocol paused reading.
         self._overflowed = False
