@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _commands as cmd
@@ -74,14 +75,10 @@ class AccessModeSwitching:
     _write_wakeup: asyncio.Event
     _no_carrier: bool
 
-    def _data_pushed(self, data: bytes) -> None:
-        raise NotImplementedError  # provided by the transport
-
-    def _remote_close(self) -> None:
-        raise NotImplementedError  # provided by the transport
-
-    def _fatal(self, exc: Exception) -> None:
-        raise NotImplementedError  # provided by the transport
+    # Provided by the transport.
+    _data_pushed: Callable[[bytes], None]
+    _remote_close: Callable[[], None]
+    _fatal: Callable[[Exception], None]
 
     # -- transparent session (see AtChannel.enter_transparent) ----------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
@@ -56,22 +57,12 @@ class TransparentChannel:
     tail_hold: float
     log: structlog.stdlib.BoundLogger
 
-    def _check_usable(self) -> None:
-        raise NotImplementedError  # provided by AtChannel
-
-    async def _exchange_locked(
-        self, command: cmd.Command, payload: bytes | None, timeout: float | None
-    ) -> ev.Response:
-        raise NotImplementedError  # provided by AtChannel
-
-    async def _describe_failure_locked(self, command: cmd.Command, failure: ev.CommandFailed) -> CommandError:
-        raise NotImplementedError  # provided by AtChannel
-
-    def _fail(self, exc: BaseException, *, notify: bool = True) -> None:
-        raise NotImplementedError  # provided by AtChannel
-
-    def _drain_events(self) -> None:
-        raise NotImplementedError  # provided by AtChannel
+    # Provided by AtChannel.
+    _check_usable: Callable[[], None]
+    _exchange_locked: Callable[[cmd.Command, bytes | None, float | None], Awaitable[ev.Response]]
+    _describe_failure_locked: Callable[[cmd.Command, ev.CommandFailed], Awaitable[CommandError]]
+    _fail: Callable[[BaseException], None]
+    _drain_events: Callable[[], None]
 
     @property
     def transparent_client(self) -> int | None:

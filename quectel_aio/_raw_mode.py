@@ -21,6 +21,8 @@ releases it as data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ._buffer import ReceiveBuffer
 from ._core_states import ConnectionState, ParserMode
 from ._errors import LocalProtocolError
@@ -88,8 +90,8 @@ class TransparentParsing:
     _raw_client: int
     _release_tail: bool
 
-    def _at_end(self) -> Event | NeedData | None:
-        raise NotImplementedError  # provided by ModemConnection
+    # Provided by ModemConnection.
+    _at_end: Callable[[], Event | NeedData | None]
 
     @property
     def transparent_client(self) -> int | None:
