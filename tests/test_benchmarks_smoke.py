@@ -89,6 +89,10 @@ def test_matrix_benchmark_writes_sane_figures(
     assert sockets["push_latency"]["messages"] == 20
     assert 0 < sockets["push_latency"]["median_us"] <= sockets["push_latency"]["p99_us"]
     assert sockets["small_write_under_load"]["probes"] >= 1
+    overhead = sockets["command_overhead"]
+    assert overhead["commands"] == 200
+    assert 0 < overhead["raw_median_us"] <= overhead["raw_p99_us"]
+    assert 0 < overhead["stack_median_us"] <= overhead["stack_p99_us"]
     printed = capsys.readouterr().out
     assert "921600 Bd, 1 ms" in printed
     assert "twelve_sockets" in printed

@@ -14,6 +14,7 @@ import structlog
 
 from ._model import LinkModel
 from ._multi import run_sockets
+from ._overhead import measure_command_overhead
 from ._process import EmulatorProcess
 from ._report import environment, format_matrix, format_sockets, write_chart, write_json
 from ._suite import SuitePlan, run_matrix
@@ -71,6 +72,7 @@ async def run_emulator_suite(run: EmulatorRun, out: Callable[[str], None] = prin
             report["sockets"] = await run_sockets(
                 proc, run.sockets_link, run.sockets_total, ticks=run.ticks, bulk=run.bulk
             )
+            report["sockets"]["command_overhead"] = await measure_command_overhead(proc, run.ticks * 10)
     report["seconds"] = time.monotonic() - started
     out("")
     out(format_matrix(report["matrix"]))
