@@ -115,6 +115,15 @@ class LinkModel:
             return (acct.up + acct.down) / rate + turnarounds * self.turnaround
         return max(acct.up, acct.down) / rate
 
+    def send_seconds(self, size: int, client_id: int = 0) -> float:
+        """Time a perfect host needs for one ``AT+QSSLSEND`` of ``size`` bytes (1 to 1460)."""
+        rate = self.rate
+        if rate is None:
+            raise ValueError("an unthrottled link has no bound")
+        command = len(f"AT+QSSLSEND={client_id},{size}\r")
+        turnarounds = 2 if self.prompt_turnaround else 1
+        return (command + 4 + size + 11) / rate + turnarounds * self.turnaround
+
     def bound(self, key: str) -> float:
         """Goodput of a perfect host in bytes per second for ``key`` (``mode/direction``)."""
         return MODES[key].payload / self.chunk_seconds(key)

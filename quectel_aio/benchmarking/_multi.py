@@ -99,19 +99,23 @@ async def _push_latency(peer: StackPeer, count: int) -> list[float]:
         return delays
 
 
-async def _small_writes(peer: StackPeer, proc: EmulatorProcess, bulk: int) -> list[float]:
-    """Probe writes on fresh sockets while one socket streams ``bulk`` bytes to the sink."""
+async def _small_writes(peer: StackPeer, proc: EmulatorProcess, bulk: int, cycle: float) -> list[float]:
+    """Probe writes on fresh sockets while one socket streams ``bulk`` bytes to the sink.
+
+    The probes start at phases spread evenly over one send ``cycle`` of the
+    load, so their delays sample every point of it rather than one.
+    """
     delays = []
     async with peer.connection(MEM_SINK, 443, "buffer") as (bulk_reader, bulk_writer):
         load = asyncio.create_task(send_on(bulk_reader, bulk_writer, bulk))
         try:
             await asyncio.sleep(0.05)
-            for _ in range(PROBES):
+            for probe_index in range(PROBES):
                 if load.done():
                     break
                 await proc.stats()  # later stats list only the probe's connection
                 async with peer.connection(MEM_SINK, 443, "buffer") as (reader, writer):
-                    await asyncio.sleep(0.02)
+                    await asyncio.sleep(0.02 + cycle * probe_index / PROBES)
                     sent = time.monotonic()
                     writer.write(REQUEST_HEADER.pack(PROBE_SIZE) + b"p" * PROBE_SIZE)
                     await reader.readexactly(1)
@@ -176,8 +180,12 @@ async def run_sockets(
             "stalled_host_bytes": stalled["stalled_host_bytes"],
             "reader_limit": STALLED_LIMIT,
         }
-        delays = await _small_writes(peer, proc, bulk)
-        chunk_ms = link.chunk_seconds("buffer/send") * 1000 if link.rate else None
+        chunk = link.chunk_seconds("buffer/send") if link.rate else 0.0
+        delays = await _small_writes(peer, proc, bulk, chunk)
+        chunk_ms = chunk * 1000 if link.rate else None
+        # A perfect host's worst case: the probe arrives just after a load
+        # chunk started, waits for its whole cycle, then runs its own.
+        own_ms = link.send_seconds(REQUEST_HEADER.size + PROBE_SIZE) * 1000 if link.rate else None
         out["small_write_under_load"] = {
             "link": link.label,
             "probes": len(delays),
@@ -185,6 +193,9 @@ async def run_sockets(
             "max_ms": max(delays) * 1000 if delays else None,
             "chunk_time_ms": chunk_ms,
             "limit_ms": chunk_ms + 2 if chunk_ms is not None else None,
+            "perfect_host_worst_ms": chunk_ms + own_ms
+            if chunk_ms is not None and own_ms is not None
+            else None,
         }
     pty_path = await proc.start_emulator(None, 0.0)
     async with open_modem(pty_path, backend=backend, guard_time=GUARD_TIME) as modem:
