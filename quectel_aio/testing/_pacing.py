@@ -101,8 +101,8 @@ class LinkPacer:
             return
         loop = asyncio.get_running_loop()
         due = max(loop.time() if start is None else start, self._next_free)
-        for start in range(0, len(data), self._slice):
-            piece = data[start : start + self._slice]
+        for offset in range(0, len(data), self._slice):
+            piece = data[offset : offset + self._slice]
             due += len(piece) / self._rate
             self._queue.append((due, piece))
             self._queued += len(piece)
