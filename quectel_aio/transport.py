@@ -139,6 +139,8 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._send_fail_timeout = send_fail_timeout
         #: Bytes of the AT+QSSLSEND in flight (dropped from the buffer on SEND OK).
         self._chunk_in_flight = 0
+        #: Chunks that got SEND OK (a SEND FAIL after progress starts a new back-off).
+        self._chunks_sent = 0
         #: The last AT+QSSLRECV found the module buffer empty.
         self._recv_drained = False
         self._extra: dict[str, Any] = {
@@ -469,6 +471,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         """
         delay = _SEND_FAIL_FIRST_DELAY
         failing_since: float | None = None
+        sent_before = self._chunks_sent
         while True:
             chunk = self._buffer.peek(MAX_SEND_LENGTH)
             self._chunk_in_flight = len(chunk)
@@ -486,8 +489,9 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                 if exc.result != "SEND FAIL":
                     raise SocketBroken(f"client {self._client_id}: send failed: {exc}") from exc
                 now = self._loop.time()
-                if failing_since is None:
-                    failing_since = now
+                if failing_since is None or self._chunks_sent != sent_before:
+                    # The first SEND FAIL, or the first since chunks went through again.
+                    failing_since, delay, sent_before = now, _SEND_FAIL_FIRST_DELAY, self._chunks_sent
                 if now + delay > failing_since + self._send_fail_timeout:
                     raise SocketBroken(
                         f"client {self._client_id}: the module's send buffer stayed full "
@@ -502,6 +506,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         """In the reader: a chunk got ``SEND OK``; drop it and name the next one."""
         self._buffer.consume(self._chunk_in_flight)
         self._chunk_in_flight = 0
+        self._chunks_sent += 1
         self._maybe_resume_protocol()
         if not self._buffer or self._aborted or self._remote_closed or self._mode_lock.waiting:
             return None

@@ -21,6 +21,7 @@ from quectel_aio.testing import (
     start_tls_server,
 )
 from quectel_aio.testing._registry import HANDLERS
+from quectel_aio.transport import ModemSocketTransport
 
 from .conftest import ECHO_HOST
 from .helpers import FAST_MARGIN, commands, count, eventually, pump
@@ -384,3 +385,53 @@ async def test_urcs_at_every_line_boundary_do_not_corrupt_or_stall_a_transfer(
     await _echo_round_trip(reader, writer, 100)
     writer.close()
     await writer.wait_closed()
+
+
+class _Collector(asyncio.Protocol):
+    """Reads nothing until resumed (so no receive interleaves with the sends)."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.transport: ModemSocketTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, ModemSocketTransport)
+        self.transport = transport
+        transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+
+
+async def test_each_send_fail_episode_gets_its_own_back_off_budget(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two SEND FAILs in a row fit a 0.1 s budget (back-off 0.02 + 0.04 s); a third
+    # would not. Two such episodes within one chain of chunks, with chunks going
+    # through between them, must both be survived.
+    collector = _Collector()
+    await modem.create_connection(lambda: collector, ECHO_HOST, echo_server.port, ssl=ssl_config)
+    transport = collector.transport
+    assert transport is not None
+    transport._send_fail_timeout = 0.1
+    failing = {2, 3, 7, 8}
+    seen = 0
+
+    def scripted_failure() -> bool:
+        nonlocal seen
+        seen += 1
+        return seen in failing
+
+    monkeypatch.setattr(emulator, "take_send_failure", scripted_failure)
+    data = os.urandom(8 * 1460)
+    transport.write(data)
+    await eventually(lambda: seen == 8 + len(failing) and transport.get_write_buffer_size() == 0, 5, "sends")
+    assert transport.is_reading() is False
+    transport.resume_reading()
+    await eventually(lambda: len(collector.received) == len(data), 5, "echo")
+    assert collector.received == data
+    transport.close()
