@@ -34,7 +34,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from quectel_aio._ports import BACKENDS, Port, memory_port_pair, open_port
+from quectel_aio._memory_ports import memory_port_pair
+from quectel_aio._ports import BACKENDS, Port, open_port
 
 CHUNK = 64 * 1024
 STOCK_PYSERIAL = "pyserial-asyncio 1K"

@@ -13,7 +13,8 @@ import pytest
 from quectel_aio import CommandError, CommandTimeout, Modem, SSLConfig
 from quectel_aio import _commands as cmd
 from quectel_aio._channel import AtChannel, ExchangeResult, NextStep
-from quectel_aio._ports import Port, memory_port_pair
+from quectel_aio._memory_ports import memory_port_pair
+from quectel_aio._ports import Port
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST

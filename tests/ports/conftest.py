@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from quectel_aio._ports import memory_port_pair, open_port
+from quectel_aio._memory_ports import memory_port_pair
+from quectel_aio._ports import open_port
 
 from .helpers import Link, MakeLink, MemoryPeer, Pty, PtyPeer, SocketPeer
 

@@ -10,7 +10,7 @@ import pytest
 
 from quectel_aio import _ports
 from quectel_aio._errors import LocalProtocolError, ModemUnavailable
-from quectel_aio._ports import memory_port_pair
+from quectel_aio._memory_ports import memory_port_pair
 
 from .conftest import SERIAL_BACKENDS
 from .helpers import MakeLink

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from quectel_aio._errors import LocalProtocolError, ModemUnavailable
-from quectel_aio._ports import BACKENDS, memory_port_pair, open_port
+from quectel_aio._memory_ports import memory_port_pair
+from quectel_aio._ports import BACKENDS, open_port
 
 from .conftest import ALL_BACKENDS, SERIAL_BACKENDS
 from .helpers import MakeLink, Pty, read_exactly

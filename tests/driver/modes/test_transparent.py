@@ -19,7 +19,7 @@ from quectel_aio import (
     SocketBroken,
     SSLConfig,
 )
-from quectel_aio._ports import memory_port_pair
+from quectel_aio._memory_ports import memory_port_pair
 from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 
 from ..conftest import ECHO_HOST
