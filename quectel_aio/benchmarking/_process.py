@@ -43,7 +43,16 @@ from ..testing import (
     start_tls_server,
 )
 
-__all__ = ["MEM_SINK", "MEM_SOURCE", "MEM_TICKER", "TLS_HOST", "EmulatorProcess", "emulator_process"]
+__all__ = [
+    "MEM_SINK",
+    "MEM_SOURCE",
+    "MEM_TICKER",
+    "TLS_HOST",
+    "EmulatorProcess",
+    "emulator_process",
+    "pull_fd",
+    "push_fd",
+]
 
 MEM_SOURCE = "source.mem.bench"
 MEM_SINK = "sink.mem.bench"
@@ -56,8 +65,8 @@ READ_SIZE = 65536
 REPLY_TIMEOUT = 300.0
 
 
-async def _push_pty(fd: int, total: int, block: bytes) -> None:
-    """Write ``total`` bytes into a non-blocking pty master as fast as it takes them."""
+async def push_fd(fd: int, total: int, block: bytes) -> None:
+    """Write ``total`` bytes (``block`` repeated) into a non-blocking descriptor as fast as it takes them."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     left = total
@@ -240,7 +249,7 @@ async def _serve(conn: Connection) -> None:
                     if op == "start":
                         conn.send({"modem": await server.start(request[1], request[2])})
                     elif op == "push":
-                        await _push_pty(spare.master_fd, request[1], block)
+                        await push_fd(spare.master_fd, request[1], block)
                         conn.send("done")
                     elif op == "pull":
                         await pull_fd(spare.master_fd, request[1])

@@ -30,7 +30,7 @@ from typing import Any
 from ..ssl_config import SSLConfig
 from ._model import MODES, LinkModel
 from ._naive import NaivePeer
-from ._process import GUARD_TIME, MEM_SINK, MEM_SOURCE, TLS_HOST, EmulatorProcess, pull_fd
+from ._process import GUARD_TIME, MEM_SINK, MEM_SOURCE, TLS_HOST, EmulatorProcess, pull_fd, push_fd
 from ._raw import RawHost
 from ._sample import Sample
 from ._stack import SSL_CONTEXT_ID, StackPeer, open_modem, send_on
@@ -204,7 +204,7 @@ class _LinkRun:
             await self.proc.reply()
             self.proc.send("pull", total)
             started, begun = time.process_time(), time.monotonic()
-            await _write_all(fd, total)
+            await push_fd(fd, total, os.urandom(64 * 1024))
             await self.proc.reply()
             seconds = time.monotonic() - begun
             self._add(
@@ -271,28 +271,6 @@ def _reset_naive(peer: NaivePeer) -> None:
     peer.port.reset_input_buffer()
     with contextlib.suppress(Exception):
         peer.command(f"AT+QSSLCLOSE={RAW_CLIENT_ID}")
-
-
-async def _write_all(fd: int, total: int) -> None:
-    loop = asyncio.get_running_loop()
-    block = os.urandom(64 * 1024)
-    done: asyncio.Future[None] = loop.create_future()
-    left = total
-
-    def ready() -> None:
-        nonlocal left
-        try:
-            left -= os.write(fd, block[: min(left, len(block))])
-        except BlockingIOError:
-            return
-        if left <= 0 and not done.done():
-            done.set_result(None)
-
-    loop.add_writer(fd, ready)
-    try:
-        await done
-    finally:
-        loop.remove_writer(fd)
 
 
 def _deadline(link: LinkModel, total: int) -> float:
