@@ -10,7 +10,9 @@
   chunks); the others' goodput against their share (one socket's figure over
   eleven), and what the stalled socket holds on the host.
 * **Push latency**: the in-process ticker sends a 64-byte message every 5 ms
-  with its send time; the delay to ``readexactly`` returning on the host.
+  with its send time; the delay to ``readexactly`` returning on the host,
+  from the send and from the moment the emulator hands the URC to the pty
+  (``ModemEmulator.output_tap``), which leaves the emulator's own work out.
 * **Small write under load**: while one socket sends a bulk stream, another
   sends 16 bytes; the delay from ``write`` to the sink receiving them, against
   the time of one 1460-byte chunk on the link.
@@ -87,16 +89,26 @@ async def _many(peer: StackPeer, count: int, total: int, mode: str, stalled: int
     }
 
 
-async def _push_latency(peer: StackPeer, count: int) -> list[float]:
-    async with peer.connection(MEM_TICKER, 443, "push") as (reader, writer):
-        writer.write(REQUEST_HEADER.pack(count))
-        delays = []
-        for _ in range(count):
-            message = await reader.readexactly(64)
-            now = time.monotonic_ns()
-            (stamp,) = TICK_STAMP.unpack_from(message)
-            delays.append((now - stamp) / 1e9)
-        return delays
+async def _push_latency(
+    peer: StackPeer, proc: EmulatorProcess, count: int
+) -> tuple[list[float], list[float]]:
+    """Delays of ticker messages: from the target's send, and from the pty write, to ``readexactly``."""
+    await proc.stats()  # forget earlier records
+    await proc.tap_ticks(True)
+    try:
+        async with peer.connection(MEM_TICKER, 443, "push") as (reader, writer):
+            writer.write(REQUEST_HEADER.pack(count))
+            arrivals = []
+            for _ in range(count):
+                message = await reader.readexactly(64)
+                now = time.monotonic_ns()
+                arrivals.append((TICK_STAMP.unpack_from(message)[0], now))
+    finally:
+        await proc.tap_ticks(False)
+    written = dict((await proc.stats())["tick_writes"])
+    from_send = [(now - stamp) / 1e9 for stamp, now in arrivals]
+    from_write = [(now - written[stamp]) / 1e9 for stamp, now in arrivals if stamp in written]
+    return from_send, from_write
 
 
 async def _small_writes(peer: StackPeer, proc: EmulatorProcess, bulk: int, cycle: float) -> list[float]:
@@ -201,11 +213,13 @@ async def run_sockets(
     async with open_modem(pty_path, backend=backend, guard_time=GUARD_TIME) as modem:
         await modem.activate_pdp(1, apn="internet")
         peer = StackPeer(modem, SSLConfig(cafile=proc.ca_pem))
-        latency = await _push_latency(peer, ticks)
+        latency, from_write = await _push_latency(peer, proc, ticks)
     out["push_latency"] = {
         "link": "pty",
         "messages": len(latency),
         "median_us": percentile(latency, 0.5) * 1e6,
         "p99_us": percentile(latency, 0.99) * 1e6,
+        "from_pty_write_median_us": percentile(from_write, 0.5) * 1e6 if from_write else None,
+        "from_pty_write_p99_us": percentile(from_write, 0.99) * 1e6 if from_write else None,
     }
     return out

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import re
 import selectors
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from typing import Any
 
 from ..testing import (
     REQUEST_HEADER,
+    TICK_STAMP,
     EmulatorConfig,
     ModemEmulator,
     PtyPair,
@@ -63,6 +65,8 @@ GUARD_TIME = 0.05
 BLOCK = 64 * 1024
 READ_SIZE = 65536
 REPLY_TIMEOUT = 300.0
+#: A direct-push URC header of one ticker message; the send stamp follows it.
+_TICK_URC = re.compile(rb'\+QSSLURC: "recv",\d+,64\r\n')
 
 
 async def push_fd(fd: int, total: int, block: bytes) -> None:
@@ -178,6 +182,8 @@ class _Server:
         self.seen = 0
         self.sink_seen = 0
         self.tls_seen = 0
+        #: ``(send stamp, pty write time)`` of ticker messages, in ns (see tap_ticks).
+        self.tick_writes: list[tuple[int, int]] = []
 
     async def start(self, baudrate: int | None, latency: float) -> str:
         await self.stop()
@@ -193,10 +199,26 @@ class _Server:
         self.serving = self.emulator.serve_pty()
         return await self.serving.__aenter__()
 
+    def _take_tick_writes(self) -> list[tuple[int, int]]:
+        taken, self.tick_writes = self.tick_writes, []
+        return taken
+
     async def stop(self) -> None:
         serving, self.serving = self.serving, None
         if serving is not None:
             await serving.__aexit__(None, None, None)
+
+    def tap_ticks(self, on: bool) -> None:
+        """Record when each ticker message is handed to the pty (``tick_writes`` in :meth:`stats`)."""
+        if self.emulator is not None:
+            self.emulator.output_tap = self._record_ticks if on else None
+
+    def _record_ticks(self, data: bytes) -> None:
+        now = time.monotonic_ns()
+        for match in _TICK_URC.finditer(data):
+            stamp = data[match.end() : match.end() + TICK_STAMP.size]
+            if len(stamp) == TICK_STAMP.size:
+                self.tick_writes.append((TICK_STAMP.unpack(stamp)[0], now))
 
     def stats(self) -> dict[str, Any]:
         fresh = self.emulator.command_log[self.seen :] if self.emulator is not None else []
@@ -208,6 +230,7 @@ class _Server:
         return {
             "commands": dict(Counter(c.name for c in fresh)),
             "cpu": time.process_time(),
+            "tick_writes": self._take_tick_writes(),
             "mem_sink": [_record_summary(r) for r in sinks],
             "tls_sink": [_record_summary(r) for r in tls],
         }
@@ -256,6 +279,9 @@ async def _serve(conn: Connection) -> None:
                         conn.send("done")
                     elif op == "stats":
                         conn.send(server.stats())
+                    elif op == "tap":
+                        server.tap_ticks(bool(request[1]))
+                        conn.send("done")
                     else:
                         conn.send(f"unknown request {op!r}")
                 except Exception as exc:  # reported to the measured process, which raises
@@ -371,6 +397,10 @@ class EmulatorProcess:
         """Serve a fresh emulator with this link model; returns the pty slave path."""
         answer = await self.call("start", baudrate, latency)
         return str(answer["modem"])
+
+    async def tap_ticks(self, on: bool) -> None:
+        """Make the emulator record when each ticker message reaches the pty (or stop)."""
+        await self.call("tap", on)
 
     async def stats(self) -> dict[str, Any]:
         """Commands logged, emulator-process CPU and sink records since the last call."""

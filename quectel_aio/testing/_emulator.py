@@ -118,6 +118,9 @@ class ModemEmulator(FaultInjection):
         self._idle.set()
         self._faults = FaultPlan()
         self._post_response: list[Callable[[], None]] = []
+        #: Called with every chunk handed to the host (after link pacing),
+        #: just before it is written; for measurements. ``None``: off.
+        self.output_tap: Callable[[bytes], None] | None = None
         self._closed = False
         self._reset_volatile_state()
 
@@ -190,6 +193,8 @@ class ModemEmulator(FaultInjection):
         sink = self._sink
         if sink is None or not data:
             return
+        if self.output_tap is not None:
+            self.output_tap(data)
         chunking = self.config.write_chunking
         if chunking is None:
             sink(data)

@@ -235,3 +235,16 @@ async def test_urcport_survives_restart() -> None:
         await host.expect_silence(0.05)  # RDY goes to the USB AT port
         host.send(b'AT+QURCCFG="urcport"\r')
         await host.expect(b'AT+QURCCFG="urcport"\r\r\n+QURCCFG: "urcport","usbat"\r\n\r\nOK\r\n')
+
+
+async def test_output_tap_sees_exactly_what_the_host_receives() -> None:
+    tapped = bytearray()
+    ati = b"ATI\r\r\nQuectel\r\nEC200U\r\nRevision: EC200UEUAAR03A03M08\r\n\r\nOK\r\n"
+    async with pty_host(EmulatorConfig(emit_rdy_on_start=False, link_baudrate=1_000_000)) as (host, emu):
+        emu.output_tap = tapped.extend
+        host.send(b"ATI\r")
+        await host.expect(ati)
+        emu.output_tap = None
+        host.send(b"AT\r")
+        await host.expect(b"AT\r\r\nOK\r\n")
+    assert bytes(tapped) == ati
