@@ -65,7 +65,7 @@ def test_matrix_benchmark_writes_sane_figures(
     }
     assert {r["target"] for r in ours} == {"memory", "tls"}
     for row in rows:
-        assert row["status"] == "ok" or row["status"].startswith(("failed", "unavailable")), row
+        assert row["status"] == "ok" or row["status"].startswith("failed"), row
         if row["status"] != "ok":
             continue
         assert row["mb_per_s"] > 0

@@ -141,9 +141,6 @@ class _LinkRun:
         try:
             async with asyncio.timeout(_deadline(self.plan.link, total)):
                 result = await run()
-        except NotImplementedError as exc:
-            self._add(key, f"unavailable: {exc}")
-            return
         except Exception as exc:
             self._add(key, f"failed: {type(exc).__name__}: {exc}")
             return

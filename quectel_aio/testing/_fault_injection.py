@@ -33,9 +33,7 @@ class FaultInjection:
     #: A DTR drop asked the transparent session to end (``"OK"`` or ``"NO CARRIER"``).
     dtr_exit: str | None = None
 
-    @property
-    def input(self) -> InputBuffer:
-        raise NotImplementedError  # provided by ModemEmulator
+    _input: InputBuffer
 
     def emit_urc(self, data: bytes, *, general: bool = False) -> None:
         raise NotImplementedError  # provided by ModemEmulator
@@ -112,7 +110,7 @@ class FaultInjection:
         self.dtr = asserted
         if falling and self.dtr_mode in (1, 2):
             self.dtr_exit = "OK" if self.dtr_mode == 1 else "NO CARRIER"
-            self.input.wake()
+            self._input.wake()
 
     def take_dtr_exit(self) -> str | None:
         """The pending DTR exit of the transparent session, consumed."""
