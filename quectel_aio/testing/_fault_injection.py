@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from .._grammar import format_line
 from ._state import FaultPlan, PdpContext
@@ -21,6 +22,10 @@ def command_key(text: str) -> str:
     return upper[2:] if upper.startswith("AT") else upper
 
 
+class _EmitUrc(Protocol):
+    def __call__(self, data: bytes, *, general: bool = False) -> None: ...
+
+
 class FaultInjection:
     """Scripted faults: URCs at chosen moments, SEND FAIL, refused or silent commands."""
 
@@ -33,13 +38,10 @@ class FaultInjection:
     #: A DTR drop asked the transparent session to end (``"OK"`` or ``"NO CARRIER"``).
     dtr_exit: str | None = None
 
+    # Provided by ModemEmulator.
     _input: InputBuffer
-
-    def emit_urc(self, data: bytes, *, general: bool = False) -> None:
-        raise NotImplementedError  # provided by ModemEmulator
-
-    def close_context_sockets(self, cid: int) -> list[int]:
-        raise NotImplementedError  # provided by ModemEmulator
+    emit_urc: _EmitUrc
+    close_context_sockets: Callable[[int], list[int]]
 
     def inject_urc(self, line: str | bytes, *, before_next_response: bool = False) -> None:
         """Emit ``CR LF line CR LF`` as a URC at the next line boundary.
