@@ -76,9 +76,13 @@ class _DeadlineExpired(Exception):
     """Set on an exchange's future when its deadline passes."""
 
 
-def _expire(final: asyncio.Future[ev.Response]) -> None:
-    if not final.done():
-        final.set_exception(_DeadlineExpired())
+def _expire(exchange: _Exchange) -> None:
+    """The exchange's timer fired: fail it, unless a chained step moved its deadline on."""
+    loop = exchange.final.get_loop()
+    if loop.time() < exchange.expires_at:
+        exchange.timer = loop.call_at(exchange.expires_at, _expire, exchange)
+    elif not exchange.final.done():
+        exchange.final.set_exception(_DeadlineExpired())
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,17 @@ Chain = Callable[[ExchangeResult], NextStep]
 
 
 class _Exchange:
-    __slots__ = ("chain", "command", "data_phase", "deadline", "final", "payload", "restarted", "timer")
+    __slots__ = (
+        "chain",
+        "command",
+        "data_phase",
+        "deadline",
+        "expires_at",
+        "final",
+        "payload",
+        "restarted",
+        "timer",
+    )
 
     def __init__(
         self,
@@ -118,6 +132,9 @@ class _Exchange:
         self.deadline = deadline
         self.chain = chain
         self.timer: asyncio.TimerHandle | None = None
+        #: Loop time at which the step in flight fails (a chained step moves it on
+        #: without re-arming the timer, which re-arms itself when it fires early).
+        self.expires_at = 0.0
 
 
 class AtChannel(TransparentChannel):
@@ -325,9 +342,7 @@ class AtChannel(TransparentChannel):
         current.command, current.payload, current.deadline = command, payload, deadline
         if self._wire_trace:
             wire_log.debug("tx", line=redacted_line(command))
-        if current.timer is not None:
-            current.timer.cancel()
-        current.timer = asyncio.get_running_loop().call_later(deadline, _expire, current.final)
+        current.expires_at = asyncio.get_running_loop().time() + deadline
 
     def _fail_in_flight_on_restart(self) -> None:
         """``RDY``: the module rebooted, so the command in flight will never be answered.
@@ -438,7 +453,8 @@ class AtChannel(TransparentChannel):
                 wire_log.debug("tx", line=redacted_line(command))
             # One timer handle per exchange: cheaper than asyncio.timeout() on
             # the hot path (a few microseconds against about twenty).
-            exchange.timer = loop.call_later(deadline, _expire, exchange.final)
+            exchange.expires_at = loop.time() + deadline
+            exchange.timer = loop.call_at(exchange.expires_at, _expire, exchange)
             try:
                 return await exchange.final
             finally:
