@@ -1,7 +1,8 @@
 """Twelve sockets at once, a stalled reader, and latency.
 
 * **Twelve sockets**: every client ID streams from the in-process source at
-  once. Each socket's goodput is taken over the common window (from the last
+  once; then every client ID sends to the in-process sink at once (rates
+  from the sink's first and last arrival of each transfer). Each socket's goodput is taken over the common window (from the last
   socket's first byte to the first socket's last byte); the aggregate is
   compared with one socket alone on the same link, and the spread with Jain's
   index and slowest/fastest.
@@ -87,6 +88,28 @@ async def _many(peer: StackPeer, count: int, total: int, mode: str, stalled: int
         "cpu": cpu,
         "stalled_host_bytes": held,
     }
+
+
+async def _many_send(peer: StackPeer, proc: EmulatorProcess, count: int, total: int) -> dict[str, Any]:
+    """``count`` sockets send ``total`` bytes each to the sink at once; rates from the sink's records."""
+    await proc.stats()  # later records are these connections only
+    async with contextlib.AsyncExitStack() as stack:
+        streams = [
+            await stack.enter_async_context(peer.connection(MEM_SINK, 443, "buffer")) for _ in range(count)
+        ]
+        await asyncio.gather(*(send_on(reader, writer, total) for reader, writer in streams))
+    records = [r for r in (await proc.stats())["mem_sink"] if r["received"] == total]
+    if len(records) != count:
+        raise RuntimeError(f"the sink recorded {len(records)} of {count} transfers")
+    # The common window: every socket is sending from the last first byte to
+    # the first last byte; a fair share gives each the same bytes in it, which
+    # for a steady sender is its whole-transfer rate.
+    rates = [(r["received"] - r["first_size"]) / (r["last_at"] - r["first_at"]) for r in records]
+    earliest = min(records, key=lambda r: r["first_at"])
+    whole = max(r["last_at"] for r in records) - earliest["first_at"]
+    # Like a single transfer's goodput: the window opens with the first
+    # arrival, so the bytes of that arrival are not counted.
+    return {"rates": rates, "aggregate": (count * total - earliest["first_size"]) / whole}
 
 
 async def _push_latency(
@@ -182,6 +205,20 @@ async def run_sockets(
             "jain": jain_index(rates),
             "slowest_over_fastest": min(rates) / max(rates),
             "per_socket_mb_per_s": [r / 1e6 for r in rates],
+        }
+        single_send = await _many_send(peer, proc, 1, total * 2)
+        twelve_send = await _many_send(peer, proc, SOCKETS, total)
+        send_rates = twelve_send["rates"]
+        out["twelve_sockets_send"] = {
+            "link": link.label,
+            "mode": "buffer/send",
+            "bytes_per_socket": total,
+            "single_mb_per_s": single_send["aggregate"] / 1e6,
+            "aggregate_mb_per_s": twelve_send["aggregate"] / 1e6,
+            "aggregate_over_single": twelve_send["aggregate"] / single_send["aggregate"],
+            "jain": jain_index(send_rates),
+            "slowest_over_fastest": min(send_rates) / max(send_rates),
+            "per_socket_mb_per_s": [r / 1e6 for r in send_rates],
         }
         stalled = await _many(peer, SOCKETS, total, "buffer", stalled=1)
         share = single["aggregate"] / (SOCKETS - 1)
