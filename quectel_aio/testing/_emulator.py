@@ -345,7 +345,7 @@ class ModemEmulator(FaultInjection):
             await self._link.turnaround(self.config.command_latency)
         pre, self._faults.pre_response_urcs = self._faults.pre_response_urcs, []
         for blob in pre:
-            self._write(blob)
+            self._write(blob, turnaround=self.config.command_latency)
         self._write(response, turnaround=self.config.command_latency)
 
     def _scripted_response(self, key: str) -> bytes | None:
