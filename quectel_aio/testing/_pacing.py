@@ -149,7 +149,7 @@ class LinkPacer:
 
 
 #: The furthest back a response's start on the wire is moved (see SerialLink.write).
-MAX_BACKDATE = 0.0005
+MAX_BACKDATE = 0.0002
 
 
 class SerialLink:
