@@ -166,6 +166,24 @@ async def _small_writes(peer: StackPeer, proc: EmulatorProcess, bulk: int, cycle
     return delays
 
 
+def _sharing(
+    link: LinkModel, key: str, total: int, single: dict[str, Any], twelve: dict[str, Any]
+) -> dict[str, Any]:
+    """How twelve sockets shared the link, against one socket alone."""
+    rates = twelve["rates"]
+    return {
+        "link": link.label,
+        "mode": key,
+        "bytes_per_socket": total,
+        "single_mb_per_s": single["aggregate"] / 1e6,
+        "aggregate_mb_per_s": twelve["aggregate"] / 1e6,
+        "aggregate_over_single": twelve["aggregate"] / single["aggregate"],
+        "jain": jain_index(rates),
+        "slowest_over_fastest": min(rates) / max(rates),
+        "per_socket_mb_per_s": [r / 1e6 for r in rates],
+    }
+
+
 async def run_sockets(
     proc: EmulatorProcess,
     link: LinkModel,
@@ -194,32 +212,10 @@ async def run_sockets(
         peer = StackPeer(modem, SSLConfig(cafile=proc.ca_pem))
         single = await _many(peer, 1, total * 2, "buffer")
         twelve = await _many(peer, SOCKETS, total, "buffer")
-        rates = twelve["rates"]
-        out["twelve_sockets"] = {
-            "link": link.label,
-            "mode": "buffer/recv",
-            "bytes_per_socket": total,
-            "single_mb_per_s": single["aggregate"] / 1e6,
-            "aggregate_mb_per_s": twelve["aggregate"] / 1e6,
-            "aggregate_over_single": twelve["aggregate"] / single["aggregate"],
-            "jain": jain_index(rates),
-            "slowest_over_fastest": min(rates) / max(rates),
-            "per_socket_mb_per_s": [r / 1e6 for r in rates],
-        }
+        out["twelve_sockets"] = _sharing(link, "buffer/recv", total, single, twelve)
         single_send = await _many_send(peer, proc, 1, total * 2)
         twelve_send = await _many_send(peer, proc, SOCKETS, total)
-        send_rates = twelve_send["rates"]
-        out["twelve_sockets_send"] = {
-            "link": link.label,
-            "mode": "buffer/send",
-            "bytes_per_socket": total,
-            "single_mb_per_s": single_send["aggregate"] / 1e6,
-            "aggregate_mb_per_s": twelve_send["aggregate"] / 1e6,
-            "aggregate_over_single": twelve_send["aggregate"] / single_send["aggregate"],
-            "jain": jain_index(send_rates),
-            "slowest_over_fastest": min(send_rates) / max(send_rates),
-            "per_socket_mb_per_s": [r / 1e6 for r in send_rates],
-        }
+        out["twelve_sockets_send"] = _sharing(link, "buffer/send", total, single_send, twelve_send)
         stalled = await _many(peer, SOCKETS, total, "buffer", stalled=1)
         share = single["aggregate"] / (SOCKETS - 1)
         out["stalled_reader"] = {
