@@ -76,15 +76,6 @@ class _DeadlineExpired(Exception):
     """Set on an exchange's future when its deadline passes."""
 
 
-def _expire(exchange: _Exchange) -> None:
-    """The exchange's timer fired: fail it, unless a chained step moved its deadline on."""
-    loop = exchange.final.get_loop()
-    if loop.time() < exchange.expires_at:
-        exchange.timer = loop.call_at(exchange.expires_at, _expire, exchange)
-    elif not exchange.final.done():
-        exchange.final.set_exception(_DeadlineExpired())
-
-
 @dataclass(frozen=True, slots=True)
 class ExchangeResult:
     """The successful end of one command exchange."""
@@ -107,13 +98,11 @@ class _Exchange:
     __slots__ = (
         "chain",
         "command",
-        "data_phase",
         "deadline",
         "expires_at",
         "final",
         "payload",
         "restarted",
-        "timer",
     )
 
     def __init__(
@@ -127,13 +116,11 @@ class _Exchange:
         self.command = command
         self.payload = payload
         self.final: asyncio.Future[ev.Response] = loop.create_future()
-        self.data_phase: asyncio.Future[None] | None = None
         self.restarted = False
         self.deadline = deadline
         self.chain = chain
-        self.timer: asyncio.TimerHandle | None = None
-        #: Loop time at which the step in flight fails (a chained step moves it on
-        #: without re-arming the timer, which re-arms itself when it fires early).
+        #: Loop time at which the step in flight fails (a chained step moves it
+        #: on; the channel's watchdog re-arms itself when it fires early).
         self.expires_at = 0.0
 
 
@@ -164,6 +151,9 @@ class AtChannel(TransparentChannel):
         #: chained exchange yields to anyone waiting for it.
         self._lock = CountingLock()
         self._current: _Exchange | None = None
+        #: One timer for every exchange (see :meth:`_arm_watchdog`).
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = 0.0
         self._abandoned_done: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
         self._finishers: set[asyncio.Task[None]] = set()
@@ -203,6 +193,9 @@ class AtChannel(TransparentChannel):
         self._closed = True
         if self._tail_timer is not None:
             self._tail_timer.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._fail(ModemUnavailable("the modem was closed"), notify=False)
         for task in list(self._finishers):
             task.cancel()
@@ -343,6 +336,7 @@ class AtChannel(TransparentChannel):
         if self._wire_trace:
             wire_log.debug("tx", line=redacted_line(command))
         current.expires_at = asyncio.get_running_loop().time() + deadline
+        self._arm_watchdog(current.expires_at)
 
     def _fail_in_flight_on_restart(self) -> None:
         """``RDY``: the module rebooted, so the command in flight will never be answered.
@@ -451,15 +445,9 @@ class AtChannel(TransparentChannel):
             self._port.write(self._core.send(command))
             if self._wire_trace:
                 wire_log.debug("tx", line=redacted_line(command))
-            # One timer handle per exchange: cheaper than asyncio.timeout() on
-            # the hot path (a few microseconds against about twenty).
             exchange.expires_at = loop.time() + deadline
-            exchange.timer = loop.call_at(exchange.expires_at, _expire, exchange)
-            try:
-                return await exchange.final
-            finally:
-                if exchange.timer is not None:
-                    exchange.timer.cancel()
+            self._arm_watchdog(exchange.expires_at)
+            return await exchange.final
         except CommandError:
             if exchange.restarted:
                 self._abandon(exchange, 0.0, "restart")
@@ -478,6 +466,34 @@ class AtChannel(TransparentChannel):
             raise
         finally:
             self._current = None
+
+    def _arm_watchdog(self, expires_at: float) -> None:
+        """Make sure the watchdog fires no later than ``expires_at``.
+
+        Deadlines are seconds and exchanges take microseconds to milliseconds,
+        so one timer serves a long run of exchanges: it is only re-armed when a
+        deadline is earlier than the one it waits for, and when it fires early
+        it re-arms itself for the exchange then in flight (cheaper than a timer
+        handle per exchange, and far cheaper than ``asyncio.timeout()``).
+        """
+        watchdog = self._watchdog
+        if watchdog is not None:
+            if self._watchdog_at <= expires_at:
+                return
+            watchdog.cancel()
+        self._watchdog_at = expires_at
+        self._watchdog = asyncio.get_running_loop().call_at(expires_at, self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        """The watchdog fired: fail the exchange in flight if its deadline passed."""
+        self._watchdog = None
+        current = self._current
+        if current is None or current.final.done():
+            return
+        if current.final.get_loop().time() < current.expires_at:
+            self._arm_watchdog(current.expires_at)
+        else:
+            current.final.set_exception(_DeadlineExpired())
 
     async def _describe_failure_locked(self, command: cmd.Command, failure: ev.CommandFailed) -> CommandError:
         code, text = failure.code, failure.text

@@ -155,7 +155,9 @@ class Raw(Command):
         line = _str(self.line, "raw command line")
         if line[:2].upper() != "AT":
             raise LocalProtocolError("a raw command line must start with AT")
-        for index, char in enumerate(line):
+        # Printable ASCII is exactly what isascii() and isprintable() both accept.
+        printable = line.isascii() and line.isprintable()
+        for index, char in enumerate(() if printable else line):
             if not 0x20 <= ord(char) <= 0x7E:
                 raise LocalProtocolError(
                     f"raw command line contains a control or non-ASCII character "
