@@ -217,7 +217,13 @@ class AtChannel(TransparentChannel):
             while True:
                 if not gate.is_set():
                     await gate.wait()
-                data = await port.read()
+                # Partial payload arrivals cannot produce an event, so while no
+                # command waits, the reader sleeps through them (pushed data:
+                # one wake per block instead of one per arrival). While a
+                # command is in flight it wakes on every arrival: the end of its
+                # block is on the command cycle's critical path, and a reader
+                # that slept through the block resumes measurably later.
+                data = await port.read(core.bytes_needed if self._current is None else 1)
                 if not data:
                     raise ModemUnavailable(f"the port {port.name} reached end of file")
                 core.receive_data(data)

@@ -180,6 +180,20 @@ class ModemConnection(TransparentParsing):
         """Number of received bytes not parsed yet."""
         return len(self._buffer)
 
+    @property
+    def bytes_needed(self) -> int:
+        """How many more received bytes can complete the next event (at least 1).
+
+        Inside a length-announced payload this is the rest of the payload:
+        fewer bytes cannot produce an event, so an I/O layer may wait for all
+        of them before calling :meth:`receive_data`. Elsewhere it is 1.
+        """
+        if self._mode is ParserMode.PAYLOAD:
+            missing = self._payload_needed - len(self._buffer)
+            if missing > 1:
+                return missing
+        return 1
+
     def __repr__(self) -> str:
         command = self._command.at_name if self._command is not None else None
         return f"<ModemConnection state={self._state.name} command={command} mode={self._mode.name}>"

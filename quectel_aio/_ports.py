@@ -116,6 +116,8 @@ class _LinkProtocol(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.buffered = 0
         self.reader: asyncio.Future[None] | None = None
+        #: Unread bytes at which the pending ``read()`` is woken.
+        self.wake_at = 1
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
@@ -135,11 +137,12 @@ class _LinkProtocol(asyncio.Protocol):
         self.chunks.append(data)
         self.buffered += len(data)
         reader = self.reader
-        if reader is not None and not reader.done():
+        if reader is not None and self.buffered >= self.wake_at and not reader.done():
             reader.set_result(None)
         if self.buffered > _READ_BUFFER_HIGH and not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
+            self._wake_reader()
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost(None) follows
@@ -202,12 +205,17 @@ class Port(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    async def read(self) -> bytes:
-        """Return every byte received since the last call, waiting for at least one.
+    async def read(self, at_least: int = 1) -> bytes:
+        """Return every byte received since the last call, waiting until ``at_least`` are there.
+
+        ``at_least`` lets a reader that knows it needs more bytes (the rest of
+        a length-announced payload) sleep through the partial arrivals; it is
+        a hint, capped at the port's read buffer limit.
 
         Returns:
-            The received bytes; ``b""`` at end of stream or once the port is
-            closed.
+            The received bytes; fewer than ``at_least`` only just before the
+            end of stream or a failure; ``b""`` at end of stream or once the
+            port is closed.
 
         Raises:
             ModemUnavailable: the link failed (I/O error, device unplugged,
@@ -293,22 +301,28 @@ class _TransportPort(Port):
 
     # -- reading -----------------------------------------------------------
 
-    async def read(self) -> bytes:
+    async def read(self, at_least: int = 1) -> bytes:
         proto = self._protocol
         if proto.reader is not None:
             raise RuntimeError(f"{self.name}: read() is already in progress")
+        wanted = 1 if at_least <= 1 else min(at_least, _READ_BUFFER_HIGH)
         while not self._closed:
-            if proto.chunks:
+            if proto.buffered >= wanted:
                 return proto.take()
-            self._raise_if_failed()
-            if proto.lost.done():
+            if self._stalled is not None or proto.error is not None or proto.lost.done():
+                # What arrived before the failure or the end of stream comes first.
+                if proto.chunks:
+                    return proto.take()
+                self._raise_if_failed()
                 return b""
             waiter = proto.loop.create_future()
             proto.reader = waiter
+            proto.wake_at = wanted
             try:
                 await waiter
             finally:
                 proto.reader = None
+                proto.wake_at = 1
         return b""
 
     def _raise_if_failed(self) -> None:

@@ -410,3 +410,31 @@ def test_raw_command_gets_recv_payload() -> None:
 def test_recv_header_for_command_that_does_not_read() -> None:
     steps: list[Step] = [Send(STATE), Rx(b"\r\n+QSSLRECV: 4\r\nOK\r\n\r\nOK\r\n")]
     assert assert_split_invariant(steps) == [UnknownUrc("+QSSLRECV: 4"), CommandSucceeded(STATE)]
+
+
+def test_bytes_needed_is_the_rest_of_a_recv_block() -> None:
+    conn = ModemConnection()
+    assert conn.bytes_needed == 1
+    conn.send(RECV)
+    assert feed(conn, b"\r\n+QSSLRECV: 100\r\n") == []
+    assert conn.bytes_needed == 100
+    assert feed(conn, b"x" * 30) == []
+    assert conn.bytes_needed == 70
+    assert feed(conn, b"x" * 69) == []
+    assert conn.bytes_needed == 1
+    assert feed(conn, b"x") == []
+    # After the block the parser reads lines again: any byte can finish one.
+    assert conn.bytes_needed == 1
+    assert feed(conn, b"\r\nOK\r\n") == [
+        CommandSucceeded(RECV, lines=("+QSSLRECV: 100",), payload=b"x" * 100)
+    ]
+
+
+def test_bytes_needed_is_the_rest_of_a_pushed_block() -> None:
+    conn = ModemConnection()
+    assert feed(conn, b'\r\n+QSSLURC: "recv",3,10\r\n') == []
+    assert conn.bytes_needed == 10
+    assert feed(conn, b"0123") == []
+    assert conn.bytes_needed == 6
+    assert feed(conn, b"456789\r\n") == [SslDataPushed(3, b"0123456789")]
+    assert conn.bytes_needed == 1

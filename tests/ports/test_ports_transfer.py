@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from quectel_aio import ModemUnavailable
+
 from .conftest import ALL_BACKENDS
 from .helpers import MakeLink, read_exactly, sha256, write_all
 
@@ -52,5 +54,54 @@ async def test_stalled_reader_pauses_transport_and_loses_nothing(make_link: Make
     assert link.port._protocol.reading_paused  # type: ignore[attr-defined]
     async with asyncio.timeout(8):
         got = await read_exactly(link.port, len(data))
+        await sending
+    assert sha256(got) == sha256(data)
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+async def test_read_at_least_sleeps_through_partial_arrivals(make_link: MakeLink, backend: str) -> None:
+    link = await make_link(backend)
+    reading = asyncio.create_task(link.port.read(10))
+    await link.peer.send(b"12345")
+    await asyncio.sleep(0.05)
+    assert not reading.done()
+    await link.peer.send(b"67890AB")
+    async with asyncio.timeout(5):
+        assert await reading == b"1234567890AB"
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+async def test_read_at_least_returns_what_came_before_the_end(make_link: MakeLink, backend: str) -> None:
+    # The peer goes away before the 100 bytes: what arrived comes first, then
+    # b"" (a socket, a memory port) or ModemUnavailable (a vanished serial device).
+    link = await make_link(backend)
+    reading = asyncio.create_task(link.port.read(100))
+    await link.peer.send(b"partial")
+    await asyncio.sleep(0.05)
+    await link.peer.close()
+    async with asyncio.timeout(5):
+        got = await reading
+        while len(got) < len(b"partial"):  # a pty may hand the bytes over in two reads
+            more = await link.port.read(100)
+            assert more
+            got += more
+        assert got == b"partial"
+        try:
+            assert await link.port.read(100) == b""
+        except ModemUnavailable:
+            assert backend in ("serialx", "pyserial-asyncio")
+
+
+@pytest.mark.parametrize("backend", ["serialx", "memory"])
+async def test_read_at_least_more_than_the_read_buffer_limit_still_returns(
+    make_link: MakeLink, backend: str
+) -> None:
+    link = await make_link(backend)
+    data = os.urandom(3 * MIB)
+    sending = asyncio.create_task(link.peer.send(data))
+    async with asyncio.timeout(8):
+        first = await link.port.read(10 * MIB)
+        assert first  # returned although 10 MiB never arrive
+        got = first + await read_exactly(link.port, len(data) - len(first))
         await sending
     assert sha256(got) == sha256(data)
