@@ -101,6 +101,12 @@ def test_matrix_benchmark_writes_sane_figures(
     assert overhead["commands"] == 200
     assert 0 < overhead["raw_median_us"] <= overhead["raw_p99_us"]
     assert 0 < overhead["stack_median_us"] <= overhead["stack_p99_us"]
+    crossing = sockets["pty_crossing"]
+    assert crossing["crossings"] == 20
+    for way in ("to_host", "to_module"):
+        assert 0 < crossing[f"{way}_median_us"] <= crossing[f"{way}_p90_us"] < 1e6
+    # Crossings only ever take time away: the ceilings stay below the bound.
+    assert 0 < crossing["buffer_send_ceiling"] < crossing["buffer_recv_ceiling"] < 1
     printed = capsys.readouterr().out
     assert "921600 Bd, 1 ms" in printed
     assert "twelve_sockets" in printed

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import re
 import selectors
+import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -50,6 +51,7 @@ __all__ = [
     "MEM_SOURCE",
     "MEM_TICKER",
     "TLS_HOST",
+    "STAMP",
     "EmulatorProcess",
     "emulator_process",
     "pull_fd",
@@ -65,6 +67,8 @@ GUARD_TIME = 0.05
 BLOCK = 64 * 1024
 READ_SIZE = 65536
 REPLY_TIMEOUT = 300.0
+#: A pty crossing stamp: ``time.monotonic_ns()`` of its writing.
+STAMP = struct.Struct("<q")
 #: A direct-push URC header of one ticker message; the send stamp follows it.
 _TICK_URC = re.compile(rb'\+QSSLURC: "recv",\d+,64\r\n')
 
@@ -89,6 +93,47 @@ async def push_fd(fd: int, total: int, block: bytes) -> None:
         await done
     finally:
         loop.remove_writer(fd)
+
+
+async def stamp_fd(fd: int, count: int, interval: float) -> None:
+    """Write ``count`` stamps (``time.monotonic_ns()`` as 8 bytes) into ``fd``, ``interval`` s apart."""
+    for _ in range(count):
+        os.write(fd, STAMP.pack(time.monotonic_ns()))
+        await asyncio.sleep(interval)
+
+
+async def collect_stamps(fd: int, count: int, armed: Callable[[], object]) -> list[int]:
+    """Read ``count`` stamps from a non-blocking ``fd``; returns each one's delay in ns.
+
+    ``armed`` runs once the reader is registered. A stamp's delay is the time
+    from its writing to the read that completed it.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    pending = b""
+    delays: list[int] = []
+
+    def ready() -> None:
+        nonlocal pending
+        try:
+            pending += os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        now = time.monotonic_ns()
+        while len(pending) >= STAMP.size:
+            delays.append(now - STAMP.unpack_from(pending)[0])
+            pending = pending[STAMP.size :]
+        if len(delays) >= count and not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, ready)
+    try:
+        armed()
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            await done
+    finally:
+        loop.remove_reader(fd)
+    return delays
 
 
 async def pull_fd(fd: int, total: int, start: Callable[[], object] | None = None) -> tuple[float, float, int]:
@@ -277,6 +322,12 @@ async def _serve(conn: Connection) -> None:
                     elif op == "pull":
                         await pull_fd(spare.master_fd, request[1])
                         conn.send("done")
+                    elif op == "stamp":
+                        await stamp_fd(spare.master_fd, request[1], request[2])
+                        conn.send("done")
+                    elif op == "collect":
+                        delays = await collect_stamps(spare.master_fd, request[1], lambda: conn.send("done"))
+                        conn.send({"delays_ns": delays})
                     elif op == "stats":
                         conn.send(server.stats())
                     elif op == "tap":

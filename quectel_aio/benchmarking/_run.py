@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from ._crossing import measure_pty_crossings
 from ._model import LinkModel
 from ._multi import run_sockets
 from ._overhead import measure_command_overhead
@@ -73,6 +74,7 @@ async def run_emulator_suite(run: EmulatorRun, out: Callable[[str], None] = prin
                 proc, run.sockets_link, run.sockets_total, ticks=run.ticks, bulk=run.bulk
             )
             report["sockets"]["command_overhead"] = await measure_command_overhead(proc, run.ticks * 10)
+            report["sockets"]["pty_crossing"] = await measure_pty_crossings(proc, run.ticks, run.sockets_link)
     report["seconds"] = time.monotonic() - started
     out("")
     out(format_matrix(report["matrix"]))
