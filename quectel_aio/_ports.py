@@ -23,9 +23,10 @@ The operating-system backends live in :mod:`quectel_aio._port_backends`
 (imported on the first ``open_port``), with notes on their quirks.
 
 All four share :class:`_LinkProtocol`. ``data_received`` appends the chunk to a
-list and wakes the single pending ``read()``; ``read()`` hands back everything
+list and wakes the single pending ``read()`` once the bytes it asked for
+(``at_least``, 1 by default) are there; ``read()`` hands back everything
 received so far in one go (no copy when a single chunk is pending), so the hot
-path costs one wakeup per chunk and no per-byte work. Past
+path costs at most one wakeup per chunk and no per-byte work. Past
 ``_READ_BUFFER_HIGH`` unread bytes the transport stops reading, so a stalled
 consumer pushes back on the kernel buffer (and, with ``rtscts=True``, on the
 module) instead of growing memory.
