@@ -337,6 +337,8 @@ class ModemConnection(TransparentParsing):
         """
         if self._state is ConnectionState.ERROR:
             raise RemoteProtocolError("the connection is in ERROR; call resync()")
+        if self._mode is ParserMode.LINE and not self._buffer and not self._eof:
+            return NEED_DATA  # the common end of every batch: nothing left to parse
         try:
             while True:
                 event = self._step()
