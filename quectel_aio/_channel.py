@@ -156,7 +156,6 @@ class AtChannel(TransparentChannel):
         self._current: _Exchange | None = None
         #: One timer for every exchange (see :meth:`_arm_watchdog`).
         self._watchdog: asyncio.TimerHandle | None = None
-        self._watchdog_at = 0.0
         self._abandoned_done: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
         self._finishers: set[asyncio.Task[None]] = set()
@@ -490,10 +489,9 @@ class AtChannel(TransparentChannel):
         """
         watchdog = self._watchdog
         if watchdog is not None:
-            if self._watchdog_at <= expires_at:
+            if watchdog.when() <= expires_at:
                 return
             watchdog.cancel()
-        self._watchdog_at = expires_at
         self._watchdog = asyncio.get_running_loop().call_at(expires_at, self._on_watchdog)
 
     def _on_watchdog(self) -> None:
