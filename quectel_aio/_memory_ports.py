@@ -32,6 +32,9 @@ class _MemoryTransport(asyncio.Transport):
         if not self._paused and self.get_write_buffer_size() > self._high:
             self._paused = True
             self._protocol.pause_writing()
+            # The writer now waits for the reader: a reader waiting for more
+            # bytes than fit must take what is there.
+            peer._protocol.release_reader()
 
     def peer_consumed(self) -> None:
         if self._paused and self.get_write_buffer_size() <= self._low:

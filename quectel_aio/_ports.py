@@ -119,6 +119,8 @@ class _LinkProtocol(asyncio.Protocol):
         self.reader: asyncio.Future[None] | None = None
         #: Unread bytes at which the pending ``read()`` is woken.
         self.wake_at = 1
+        #: A sender waits for these bytes to be consumed (see release_reader).
+        self.held_back = False
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
@@ -143,7 +145,7 @@ class _LinkProtocol(asyncio.Protocol):
         if self.buffered > _READ_BUFFER_HIGH and not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
-            self._wake_reader()
+            self.release_reader()
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost(None) follows
@@ -171,6 +173,7 @@ class _LinkProtocol(asyncio.Protocol):
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self.chunks = []
         self.buffered = 0
+        self.held_back = False
         if self.reading_paused:
             self.reading_paused = False
             if self.transport is not None and not self.transport.is_closing():
@@ -178,6 +181,16 @@ class _LinkProtocol(asyncio.Protocol):
         if self.on_consumed is not None:
             self.on_consumed()
         return data
+
+    def release_reader(self) -> None:
+        """The sender cannot go on until the buffered bytes are consumed.
+
+        The read buffer is full, or an in-memory peer's writer is paused: the
+        pending (or next) ``read()`` returns what is buffered, however little,
+        whatever ``at_least`` it asked for. Cleared by :meth:`take`.
+        """
+        self.held_back = True
+        self._wake_reader()
 
     def _wake_reader(self) -> None:
         reader = self.reader
@@ -308,7 +321,7 @@ class _TransportPort(Port):
             raise RuntimeError(f"{self.name}: read() is already in progress")
         wanted = 1 if at_least <= 1 else min(at_least, _READ_BUFFER_HIGH)
         while not self._closed:
-            if proto.buffered >= wanted:
+            if proto.buffered >= wanted or (proto.held_back and proto.chunks):
                 return proto.take()
             if self._stalled is not None or proto.error is not None or proto.lost.done():
                 # What arrived before the failure or the end of stream comes first.

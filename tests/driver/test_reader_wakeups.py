@@ -89,3 +89,33 @@ async def test_a_block_a_command_waits_for_wakes_the_reader_again_before_its_end
     assert wakeups <= 4 + warm_pieces
     if pieces >= 30:
         assert wakeups >= warm_pieces // 2  # pieces that come close together share a wake
+
+
+async def test_a_sender_waiting_for_the_reader_is_not_deadlocked() -> None:
+    # An in-memory module whose writes wait for the host to read (a 512-byte
+    # write buffer): the reader must take a partial block rather than wait for
+    # bytes the sender cannot send yet.
+    host_port, module_port = memory_port_pair(write_buffer_high=512)
+    events: list[ev.Event] = []
+    pushed = asyncio.Event()
+
+    def on_unsolicited(event: ev.Event) -> None:
+        events.append(event)
+        pushed.set()
+
+    failures: list[BaseException] = []
+    channel = AtChannel(host_port, on_unsolicited, failures.append)
+    channel.start()
+    try:
+        async with asyncio.timeout(5):
+            module_port.write(f'\r\n+QSSLURC: "recv",1,{len(BLOCK)}\r\n'.encode())
+            for start in range(0, len(BLOCK), 100):
+                module_port.write(BLOCK[start : start + 100])
+                await module_port.drain(timeout=2)
+            module_port.write(b"\r\n")
+            await pushed.wait()
+    finally:
+        await channel.aclose()
+        await module_port.aclose()
+    assert events == [ev.SslDataPushed(1, BLOCK)]
+    assert not failures

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from quectel_aio import ModemUnavailable
+from quectel_aio._memory_ports import memory_port_pair
 
 from .conftest import ALL_BACKENDS
 from .helpers import MakeLink, read_exactly, sha256, write_all
@@ -105,3 +106,25 @@ async def test_read_at_least_more_than_the_read_buffer_limit_still_returns(
         got = first + await read_exactly(link.port, len(data) - len(first))
         await sending
     assert sha256(got) == sha256(data)
+
+
+async def test_read_at_least_gives_way_to_a_sender_waiting_for_it() -> None:
+    # In memory, the sender's drain() waits for this reader: read(at_least)
+    # returns what is there once the sender is held back.
+    port, peer = memory_port_pair(write_buffer_high=512)
+    data = os.urandom(3000)
+
+    async def send() -> None:
+        for start in range(0, len(data), 100):
+            peer.write(data[start : start + 100])
+            await peer.drain(timeout=2)
+
+    async with asyncio.timeout(5):
+        sending = asyncio.create_task(send())
+        got = b""
+        while len(got) < len(data):
+            got += await port.read(len(data) - len(got))
+        await sending
+    assert got == data
+    await port.aclose()
+    await peer.aclose()
