@@ -10,7 +10,7 @@ import pytest
 from quectel_aio import ModemUnavailable
 from quectel_aio._memory_ports import memory_port_pair
 
-from .conftest import ALL_BACKENDS
+from .conftest import ALL_BACKENDS, SERIAL_BACKENDS
 from .helpers import MakeLink, read_exactly, sha256, write_all
 
 MIB = 1024 * 1024
@@ -128,3 +128,28 @@ async def test_read_at_least_gives_way_to_a_sender_waiting_for_it() -> None:
     assert got == data
     await port.aclose()
     await peer.aclose()
+
+
+@pytest.mark.parametrize("backend", SERIAL_BACKENDS)
+async def test_serial_backends_read_64_kib_per_system_call(
+    make_link: MakeLink, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # serialx asks for 256 KiB by default, which costs a fresh mmap per read;
+    # pyserial-asyncio asks for 1 KiB, which costs a wake-up per KiB.
+    link = await make_link(backend)
+    sizes: list[int] = []
+    real_read = os.read
+
+    def spy(fd: int, size: int) -> bytes:
+        sizes.append(size)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", spy)
+    payload = os.urandom(20_000)
+    async with asyncio.timeout(5):
+        _, received = await asyncio.gather(link.peer.send(payload), read_exactly(link.port, len(payload)))
+    monkeypatch.undo()
+
+    assert received == payload
+    assert sizes
+    assert max(sizes) == 64 * 1024
