@@ -13,14 +13,18 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+import structlog
+
 from . import _commands as cmd
 from ._counting_lock import CountingLock
-from ._errors import LocalProtocolError, QuectelError, SocketBroken
+from ._errors import CommandError, CommandTimeout, LocalProtocolError, QuectelError, SocketBroken
 
 if TYPE_CHECKING:
     from ._channel import AtChannel
 
 __all__ = ["AccessMode", "AccessModeSwitching", "SocketState", "parse_access_mode"]
+
+_log = structlog.get_logger("quectel_aio.modem")
 
 
 class AccessMode(enum.IntEnum):
@@ -74,11 +78,13 @@ class AccessModeSwitching:
     _doorbell: asyncio.Event
     _write_wakeup: asyncio.Event
     _no_carrier: bool
+    _remote_closed: bool
 
     # Provided by the transport.
     _data_pushed: Callable[[bytes], None]
     _remote_close: Callable[[], None]
     _fatal: Callable[[Exception], None]
+    _spawn: Callable[[Any, str], None]
 
     # -- transparent session (see AtChannel.enter_transparent) ----------------------
 
@@ -139,9 +145,7 @@ class AccessModeSwitching:
             if target is AccessMode.BUFFER:
                 return
         if target is AccessMode.BUFFER:
-            await channel.execute(cmd.SwitchAccessMode(client_id, int(AccessMode.BUFFER)))
-            self._set_mode(AccessMode.BUFFER)
-            self._doorbell.set()
+            await self._execute_switch(AccessMode.BUFFER)
             return
         if self._mode is AccessMode.PUSH:
             await self._enter_transparent(cmd.SwitchAccessMode(client_id, int(AccessMode.TRANSPARENT)))
@@ -177,8 +181,7 @@ class AccessModeSwitching:
             if target is AccessMode.TRANSPARENT:
                 await self._enter_transparent(cmd.SwitchAccessMode(self._client_id, int(target)))
             else:
-                await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(target)))
-                self._set_mode(target)
+                await self._execute_switch(target)
         except BaseException as exc:
             if not done.done():
                 done.set_exception(exc)
@@ -188,15 +191,86 @@ class AccessModeSwitching:
         if not done.done():
             done.set_result(None)
 
+    def _reading_now(self) -> bool:
+        return self._reading
+
+    async def _execute_switch(self, target: AccessMode) -> None:
+        """``AT+QISWTMD`` to buffer or push mode; the socket's mode follows the module's.
+
+        If the exchange is given up after the command may have gone out (the
+        caller was cancelled, or no answer came in time), the module has most
+        likely switched anyway: the socket asks the module which mode it is in
+        (``AT+QSSLSTATE``) as soon as the port is free again, rather than go on
+        in a mode the module is no longer in (decision 83).
+        """
+        try:
+            await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(target)))
+        except (asyncio.CancelledError, CommandTimeout):
+            self._spawn(self._resync_mode(), "resync-mode")
+            raise
+        self._set_mode(target)
+        if target is AccessMode.BUFFER:
+            self._doorbell.set()  # whatever the module holds now is read with QSSLRECV
+
+    async def _resync_mode(self) -> None:
+        """Take the access mode from ``AT+QSSLSTATE`` after an interrupted switch."""
+        async with self._mode_lock:
+            if self._state is SocketState.CLOSED or self._mode is AccessMode.TRANSPARENT:
+                return
+            try:
+                result = await self._channel.execute(cmd.SslState(self._client_id))
+                states = [cmd.parse_ssl_state_line(line) for line in result.lines]
+            except QuectelError as exc:
+                _log.warning("access_mode_unknown", client_id=self._client_id, error=str(exc))
+                return
+            for state in states:
+                if state.client_id == self._client_id and state.access_mode in (0, 1):
+                    mode = AccessMode(state.access_mode)
+                    if mode is not self._mode:
+                        _log.info("access_mode_resynchronised", client_id=self._client_id, mode=mode.name)
+                        self._set_mode(mode)
+                    if mode is AccessMode.BUFFER:
+                        self._doorbell.set()
+                    return
+
     async def _overflow_to_buffer(self) -> None:
         async with self._mode_lock:
             if self._mode is AccessMode.PUSH and not self._reading and self._state is SocketState.OPEN:
-                await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(AccessMode.BUFFER)))
-                self._set_mode(AccessMode.BUFFER)
+                await self._execute_switch(AccessMode.BUFFER)
                 self._overflowed = True
+                if self._reading_now():
+                    # resume_reading() ran while the switch was on its way and
+                    # found nothing to restore yet.
+                    self._spawn(self._restore_push(), "restore-push")
 
     async def _restore_push(self) -> None:
         async with self._mode_lock:
             if self._overflowed and self._reading and self._state is SocketState.OPEN:
                 self._overflowed = False
+                if self._remote_closed:
+                    # The peer is gone: what the module still holds is read in
+                    # buffer mode, before the end of the stream.
+                    self._doorbell.set()
+                    return
                 await self._switch_locked(AccessMode.PUSH)
+
+    async def _read_rest_in_buffer_mode(self) -> bool:
+        """The peer closed a push-mode socket: switch to buffer mode to collect what is left.
+
+        Pushed data the module emits before the switch's ``OK`` arrives in
+        order; what it still holds is then read with ``AT+QSSLRECV`` before
+        the end of the stream is reported. This matters when the socket came
+        back from buffer mode shortly before: the module pushes its backlog
+        after the switch, possibly after the ``closed`` URC.
+
+        Returns:
+            True if the socket is now in buffer mode; False if the module
+            refused the switch (the socket is gone, nothing is left to read).
+        """
+        async with self._mode_lock:
+            if self._mode is AccessMode.PUSH:
+                try:
+                    await self._execute_switch(AccessMode.BUFFER)
+                except CommandError:
+                    return False
+            return self._mode is AccessMode.BUFFER

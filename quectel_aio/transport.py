@@ -47,6 +47,8 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from . import _commands as cmd
 from ._access_modes import AccessMode, AccessModeSwitching, SocketState, parse_access_mode
 from ._counting_lock import CountingLock
@@ -57,6 +59,9 @@ from ._errors import (
     SocketBroken,
 )
 from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
+from ._out_buffer import OutBuffer
+
+_log = structlog.get_logger("quectel_aio.modem")
 
 if TYPE_CHECKING:
     from ._channel import AtChannel, ExchangeResult
@@ -71,41 +76,6 @@ _TRANSPARENT_CHUNK = 16 * 1024
 #: First back-off after SEND FAIL, doubled up to ``_SEND_FAIL_MAX_DELAY``.
 _SEND_FAIL_FIRST_DELAY = 0.02
 _SEND_FAIL_MAX_DELAY = 1.0
-
-
-class _OutBuffer:
-    """Bytes written and not yet sent: taken from the front without moving the rest."""
-
-    __slots__ = ("_data", "_start")
-
-    def __init__(self) -> None:
-        self._data = bytearray()
-        self._start = 0
-
-    def __len__(self) -> int:
-        return len(self._data) - self._start
-
-    def __bool__(self) -> bool:
-        return len(self._data) > self._start
-
-    def append(self, data: bytes | bytearray | memoryview) -> None:
-        self._data += data
-
-    def peek(self, size: int) -> bytes:
-        return bytes(self._data[self._start : self._start + size])
-
-    def consume(self, size: int) -> None:
-        self._start += size
-        if self._start >= len(self._data):
-            self._data.clear()
-            self._start = 0
-        elif self._start >= 65536 and self._start * 2 >= len(self._data):
-            del self._data[: self._start]
-            self._start = 0
-
-    def clear(self) -> None:
-        self._data.clear()
-        self._start = 0
 
 
 class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
@@ -141,6 +111,10 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._chunk_in_flight = 0
         #: Chunks that got SEND OK (a SEND FAIL after progress starts a new back-off).
         self._chunks_sent = 0
+        #: SEND FAIL back-off: since when, the next delay, and the chunk count then.
+        self._failing_since: float | None = None
+        self._fail_delay = _SEND_FAIL_FIRST_DELAY
+        self._sent_before_failing = 0
         #: The last AT+QSSLRECV found the module buffer empty.
         self._recv_drained = False
         self._extra: dict[str, Any] = {
@@ -157,7 +131,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._reading = True
         self._remote_closed = False
         self._aborted = False
-        self._buffer = _OutBuffer()
+        self._buffer = OutBuffer()
         self._high_water = DEFAULT_HIGH_WATER
         self._low_water = DEFAULT_HIGH_WATER // 4
         self._protocol_paused = False
@@ -178,6 +152,8 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._overflowed = False
         #: The transparent session ended with NO CARRIER: nothing is left to read.
         self._no_carrier = False
+        #: eof_received() has been called: no data may follow.
+        self._eof_delivered = False
         # Whatever arrived before the transport existed is picked up at once.
         self._doorbell.set()
 
@@ -217,7 +193,22 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         if self._not_made is not None:
             self._not_made.append(data)  # data_received only after connection_made
             return
-        self._protocol.data_received(data)
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        """Hand received bytes to the protocol; its failure fails this socket only."""
+        if self._eof_delivered:
+            # Cannot happen in the module's documented order (data, then
+            # "closed"); if a module breaks it, the stream has ended already.
+            _log.warning("data_after_end_of_stream", client_id=self._client_id, size=len(data))
+            return
+        try:
+            self._protocol.data_received(data)
+        except Exception as exc:  # like asyncio's transports: the protocol's bug ends its connection
+            _log.error("protocol_data_received_failed", client_id=self._client_id, error=repr(exc))
+            self._fatal(
+                SocketBroken(f"client {self._client_id}: the protocol's data_received() raised {exc!r}")
+            )
 
     def _remote_close(self) -> None:
         self._remote_closed = True
@@ -401,6 +392,8 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                     await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH), chain=self._received)
                     drained = self._recv_drained
                 if self._remote_closed and drained and not self._aborted:
+                    if self._mode is AccessMode.PUSH and await self._read_rest_in_buffer_mode():
+                        continue  # read the module buffer down before the end of the stream
                     self._finish_remote_close()
                     return
         except asyncio.CancelledError:
@@ -417,7 +410,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         if not result.payload:
             self._recv_drained = True
             return None
-        self._protocol.data_received(result.payload)
+        self._deliver(result.payload)
         if (
             not self._reading
             or self._aborted
@@ -429,6 +422,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         return cmd.SslRecv(self._client_id, MAX_READ_LENGTH), None
 
     def _finish_remote_close(self) -> None:
+        self._eof_delivered = True
         keep_open = self._protocol.eof_received()
         del keep_open  # the module socket is gone either way
         self._buffer.clear()
@@ -453,7 +447,11 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                             self._maybe_resume_protocol()
                             await self._channel.drain()
                             continue
-                        await self._send_chunks()
+                        backoff = await self._send_chunks()
+                    if backoff:
+                        # SEND FAIL: wait without holding the mode lock, so that a
+                        # switch (the push overflow among them) is not held up.
+                        await asyncio.sleep(backoff)
                 if self._state is not SocketState.OPEN and (not self._buffer or self._aborted):
                     return
         except asyncio.CancelledError:
@@ -461,46 +459,50 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         except QuectelError as exc:
             self._fatal(exc)
 
-    async def _send_chunks(self) -> None:
+    async def _send_chunks(self) -> float:
         """Send buffered bytes in ``AT+QSSLSEND`` chunks until the channel hands the port on.
 
         The chunks are one chained exchange (:meth:`_chunk_sent` runs in the
         reader and names the next chunk), so a long write costs no task
         switch per chunk; the chain stops when another command waits for
-        the port, and this loop comes back for the rest.
+        the port, and the send loop comes back for the rest.
+
+        Returns:
+            0 when the chain ended normally; after ``SEND FAIL`` (the module's
+            send buffer is full), the seconds to wait before trying again.
+
+        Raises:
+            SocketBroken: the chunk's fate is unknown, the module refused it,
+                or its buffer stayed full for ``send_fail_timeout``.
         """
-        delay = _SEND_FAIL_FIRST_DELAY
-        failing_since: float | None = None
-        sent_before = self._chunks_sent
-        while True:
-            chunk = self._buffer.peek(MAX_SEND_LENGTH)
-            self._chunk_in_flight = len(chunk)
-            try:
-                await self._channel.execute(
-                    cmd.SslSend(self._client_id, len(chunk)), chunk, chain=self._chunk_sent
-                )
-                return
-            except CommandTimeout as exc:
+        chunk = self._buffer.peek(MAX_SEND_LENGTH)
+        self._chunk_in_flight = len(chunk)
+        try:
+            await self._channel.execute(
+                cmd.SslSend(self._client_id, len(chunk)), chunk, chain=self._chunk_sent
+            )
+            return 0.0
+        except CommandTimeout as exc:
+            raise SocketBroken(
+                f"client {self._client_id}: no answer to AT+QSSLSEND; the chunk's fate is unknown, "
+                "so the connection is failed rather than risk duplicated bytes"
+            ) from exc
+        except CommandError as exc:
+            if exc.result != "SEND FAIL":
+                raise SocketBroken(f"client {self._client_id}: send failed: {exc}") from exc
+            now = self._loop.time()
+            if self._failing_since is None or self._chunks_sent != self._sent_before_failing:
+                # The first SEND FAIL, or the first since chunks went through again.
+                self._failing_since, self._fail_delay = now, _SEND_FAIL_FIRST_DELAY
+                self._sent_before_failing = self._chunks_sent
+            delay = self._fail_delay
+            if now + delay > self._failing_since + self._send_fail_timeout:
                 raise SocketBroken(
-                    f"client {self._client_id}: no answer to AT+QSSLSEND; the chunk's fate is unknown, "
-                    "so the connection is failed rather than risk duplicated bytes"
+                    f"client {self._client_id}: the module's send buffer stayed full "
+                    f"for {self._send_fail_timeout:g} s (SEND FAIL)"
                 ) from exc
-            except CommandError as exc:
-                if exc.result != "SEND FAIL":
-                    raise SocketBroken(f"client {self._client_id}: send failed: {exc}") from exc
-                now = self._loop.time()
-                if failing_since is None or self._chunks_sent != sent_before:
-                    # The first SEND FAIL, or the first since chunks went through again.
-                    failing_since, delay, sent_before = now, _SEND_FAIL_FIRST_DELAY, self._chunks_sent
-                if now + delay > failing_since + self._send_fail_timeout:
-                    raise SocketBroken(
-                        f"client {self._client_id}: the module's send buffer stayed full "
-                        f"for {self._send_fail_timeout:g} s (SEND FAIL)"
-                    ) from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _SEND_FAIL_MAX_DELAY)
-                if not self._buffer or self._aborted or self._remote_closed:
-                    return
+            self._fail_delay = min(delay * 2, _SEND_FAIL_MAX_DELAY)
+            return delay
 
     def _chunk_sent(self, result: ExchangeResult) -> tuple[cmd.Command, bytes | None] | None:
         """In the reader: a chunk got ``SEND OK``; drop it and name the next one."""
