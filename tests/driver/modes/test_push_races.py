@@ -10,8 +10,8 @@ import pytest
 
 from quectel_aio import Modem, ModemSocketTransport, SSLConfig
 from quectel_aio.testing import (
-    CertificateAuthority,
     EmulatorConfig,
+    IssuedCert,
     ModemEmulator,
     TlsTestServer,
     _network,
@@ -28,7 +28,7 @@ BURST = pattern(5120, seed=11)
 
 
 @pytest.fixture
-async def burst_server(server_cert: CertificateAuthority) -> AsyncIterator[TlsTestServer]:
+async def burst_server(server_cert: IssuedCert) -> AsyncIterator[TlsTestServer]:
     """Sends BURST after two bytes from the client, then closes."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -42,7 +42,7 @@ async def burst_server(server_cert: CertificateAuthority) -> AsyncIterator[TlsTe
 
 
 @pytest.fixture
-async def stream_server(server_cert: CertificateAuthority) -> AsyncIterator[TlsTestServer]:
+async def stream_server(server_cert: IssuedCert) -> AsyncIterator[TlsTestServer]:
     """Streams 400 KB after two bytes from the client, never reading again."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
