@@ -157,6 +157,8 @@ class AtChannel(TransparentChannel):
         #: One timer for every exchange (see :meth:`_arm_watchdog`).
         self._watchdog: asyncio.TimerHandle | None = None
         self._abandoned_done: asyncio.Event | None = None
+        #: The payload of the abandoned exchange, for a prompt that comes late.
+        self._abandoned_payload: bytes | None = None
         self._reader: asyncio.Task[None] | None = None
         self._finishers: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
@@ -286,27 +288,34 @@ class AtChannel(TransparentChannel):
             task.add_done_callback(self._finishers.discard)
         elif isinstance(event, ev.AbandonedPrompt):
             # The module now waits for the payload of a command we gave up on.
-            # Filler of exactly the announced length keeps the channel in step
-            # (ESC is not known to end a fixed-length input on every firmware);
-            # the socket involved has already been failed by its owner.
-            self._fill_data_phase(event.command)
+            # Exactly the announced length keeps the channel in step (ESC is
+            # not known to end a fixed-length input on every firmware): the
+            # bytes the caller meant to send, so the peer gets no invented
+            # data; the socket involved has already been failed by its owner.
+            self._fill_data_phase(event.command, self._abandoned_payload)
         elif isinstance(event, ev.EndOfStream):
             self._fail(ModemUnavailable(f"the port {self._port.name} reached end of file"))
 
-    def _fill_data_phase(self, command: cmd.Command) -> None:
+    def _fill_data_phase(self, command: cmd.Command, payload: bytes | None) -> None:
         size = command.length if isinstance(command, cmd.SslSend) else getattr(command, "size", 0)
-        self._port.write(self._core.send_payload(bytes(size)))
-        self.log.warning("filled_abandoned_data_phase", command=command.at_name, size=size)
+        data = payload if payload is not None and len(payload) == size else bytes(size)
+        self._port.write(self._core.send_payload(data))
+        self.log.warning("completed_abandoned_data_phase", command=command.at_name, size=size)
 
     def _dispatch_response(self, event: ev.Response) -> None:
         current = self._current
         if current is None or event.command is not current.command or current.final.done():
+            if (
+                current is not None
+                and current.final.done()
+                and isinstance(event, ev.PromptReceived | ev.ConnectReceived)
+            ):
+                # Cancelled or timed out while the prompt was on its way: the
+                # module waits for the payload, which the caller no longer
+                # sends (decision 84).
+                self._fill_data_phase(current.command, current.payload)
+                return
             if current is not None and current.final.cancelled():
-                if isinstance(event, ev.PromptReceived | ev.ConnectReceived):
-                    # Cancelled while the prompt was on its way: the module
-                    # waits for the payload, which the caller no longer sends.
-                    self._fill_data_phase(current.command)
-                    return
                 # The caller was cancelled just as the reply arrived: the command
                 # finished normally, nobody is waiting for its result.
                 self.log.debug("response_after_cancellation", kind=type(event).__name__)
@@ -525,6 +534,22 @@ class AtChannel(TransparentChannel):
                         code, text = cmd.parse_qiget_error(info)
         return CommandError(command.at_name, failure.result, code, text)
 
+    async def _drop_dead_block(self) -> None:
+        """Stop counting a data block the module fell silent in (decision 84).
+
+        A module never pauses inside a block for ``QUIET_PERIOD``; one that
+        does was reset or lost bytes, and its ``RDY`` must be read as a line.
+        """
+        core = self._core
+        while core.in_block:
+            seen = core.received_total
+            await asyncio.sleep(QUIET_PERIOD)
+            if core.in_block and core.received_total == seen:
+                self.log.warning("data_block_abandoned", missing=core.bytes_needed)
+                core.abandon_block()
+                self._port.cut_read_short()  # the reader waits for the block's rest
+                self._drain_events()  # a RDY among the bytes counted so far
+
     def _abandon(self, exchange: _Exchange, deadline: float, reason: str) -> None:
         """Hand the lock to a finisher that waits out the abandoned command.
 
@@ -538,6 +563,7 @@ class AtChannel(TransparentChannel):
             return
         self._current = None
         self._handed_over = True
+        self._abandoned_payload = exchange.payload
         done = asyncio.Event()
         self._abandoned_done = done
         # A cancelled read at close is routine; a timeout is not.
@@ -550,9 +576,11 @@ class AtChannel(TransparentChannel):
                     async with asyncio.timeout(deadline + QUIET_PERIOD):
                         await done.wait()
                 except TimeoutError:
+                    await self._drop_dead_block()
                     self._core.clear_abandoned()
             finally:
                 self._abandoned_done = None
+                self._abandoned_payload = None
                 self._lock.release()
 
         task = asyncio.get_running_loop().create_task(finish(), name="quectel-aio-abandon")

@@ -65,6 +65,7 @@ from ._buffer import ReceiveBuffer
 from ._commands import Command, FileUpload, SslSend
 from ._core_states import (
     CME_RE,
+    DATA_PHASE_RESULTS,
     FINAL_FAILURE,
     FINAL_SUCCESS,
     MAX_PAYLOAD_BLOCK,
@@ -138,6 +139,9 @@ class ModemConnection(TransparentParsing):
         self._echo_trailer = b""
         self._skip_prompt_space = False
         self._discarding = False
+        # A +QSSLRECV block was just read: CR LF must follow (decision 84).
+        self._block_trailer_due = False
+        self._received_total = 0
         self._eof = False
         self._eof_reported = False
         # Transparent mode.
@@ -286,6 +290,39 @@ class ModemConnection(TransparentParsing):
         if self._state is ConnectionState.ABANDONED:
             self._finish()
 
+    @property
+    def in_block(self) -> bool:
+        """A length-announced data block has started and is not complete."""
+        return self._mode is ParserMode.PAYLOAD
+
+    @property
+    def received_total(self) -> int:
+        """Bytes received so far (a driver compares it to detect silence)."""
+        return self._received_total
+
+    def abandon_block(self) -> None:
+        """Stop reading the data block in progress; back to lines.
+
+        For a driver that saw the module fall silent in the middle of a block
+        for longer than any module pauses inside one (a reset, or lost bytes):
+        counting on would eat its next lines, ``RDY`` among them, as data.
+        The block is not delivered. If the bytes counted into it so far hold
+        a ``RDY`` line, parsing resumes there (a false restart only costs a
+        reconfiguration); otherwise anything before the next LF is dropped.
+        A no-op outside a block.
+        """
+        if self._mode is not ParserMode.PAYLOAD:
+            return
+        self._mode = ParserMode.LINE
+        self._payload_needed = 0
+        self._held = None
+        restart = bytes(self._buffer).rfind(b"\r\nRDY\r\n")
+        if restart >= 0:
+            self._buffer.extract_at_most(restart)
+            self._discarding = False
+        else:
+            self._discarding = not self._buffer.skip_through_lf()
+
     def resync(self) -> None:
         """Recover after :class:`RemoteProtocolError`.
 
@@ -300,6 +337,7 @@ class ModemConnection(TransparentParsing):
         self._mode = ParserMode.LINE
         self._payload_needed = 0
         self._echo_remaining = 0
+        self._block_trailer_due = False
         self._discarding = not self._buffer.skip_through_lf()
         self._state = self._state_before_error
         if self._command is None:
@@ -322,6 +360,7 @@ class ModemConnection(TransparentParsing):
             return
         if self._eof:
             raise LocalProtocolError("data received after EOF")
+        self._received_total += len(data)
         if self._discarding:
             self._buffer.append(data)
             self._discarding = not self._buffer.skip_through_lf()
@@ -371,6 +410,19 @@ class ModemConnection(TransparentParsing):
             return self._payload_done(block)
         if self._discarding:
             return self._at_end()
+        if self._block_trailer_due:
+            # A +QSSLRECV block is followed by CR LF (then the blank-line-and-OK
+            # or a URC). Anything else means its announced length and the bytes
+            # on the wire disagree (a lost or extra byte): never deliver it.
+            head = buffer.peek(2)
+            if head != b"\r\n"[: len(head)]:
+                raise RemoteProtocolError(
+                    "a +QSSLRECV data block is not followed by CR LF: bytes were lost or added",
+                    excerpt(self._payload_header),
+                )
+            if len(head) < 2:
+                return self._at_end()
+            self._block_trailer_due = False
         if self._echo_remaining:
             # The rest of the prompt (each byte optional) precedes the echo.
             while self._echo_trailer:
@@ -447,6 +499,7 @@ class ModemConnection(TransparentParsing):
             return SslDataPushed(self._push_client, block)
         if target == "hold":
             self._held = block if self._held is None else self._held + block
+            self._block_trailer_due = True
         return None
 
     def _start_payload(self, target: str, count: int, header: str) -> None:
@@ -557,6 +610,13 @@ class ModemConnection(TransparentParsing):
                 self._state = ConnectionState.DATA_PHASE
                 self._payload_allowed = True
                 return ConnectReceived(command)
+        if text in DATA_PHASE_RESULTS and not command.expects_prompt:
+            # SEND OK / SEND FAIL end a data phase this command does not have:
+            # the module took our bytes as a payload (decision 84). Not this
+            # command's result; its own follows.
+            return UnknownUrc(text)
+        if text == "CONNECT":
+            return UnknownUrc(text)  # neither a data phase nor transparent mode was asked for
         if state is ConnectionState.ABANDONED:
             self._finish()
             return None

@@ -65,6 +65,8 @@ class ParserMode(enum.Enum):
 
 FINAL_SUCCESS = frozenset({"OK", "SEND OK", "CONNECT"})
 FINAL_FAILURE = frozenset({"ERROR", "SEND FAIL", "NO CARRIER"})
+#: Results that only end a data phase (``AT+QSSLSEND``).
+DATA_PHASE_RESULTS = frozenset({"SEND OK", "SEND FAIL"})
 #: Non-``+`` lines that are never information lines.
 PLAIN_URCS = frozenset({"POWERED DOWN", "NORMAL POWER DOWN", "APP RDY"})
 

@@ -239,6 +239,14 @@ class Port(abc.ABC):
         """
 
     @abc.abstractmethod
+    def cut_read_short(self) -> None:
+        """Make the pending (or next) ``read()`` return as soon as any byte is buffered.
+
+        For a reader whose ``at_least`` no longer holds (it gave up on the rest
+        of a data block); cleared by the next ``read()`` that returns.
+        """
+
+    @abc.abstractmethod
     def write(self, data: bytes) -> None:
         """Queue ``data`` for sending; never blocks.
 
@@ -331,13 +339,20 @@ class _TransportPort(Port):
                 return b""
             waiter = proto.loop.create_future()
             proto.reader = waiter
-            proto.wake_at = wanted
+            proto.wake_at = 1 if proto.held_back else wanted
             try:
                 await waiter
             finally:
                 proto.reader = None
                 proto.wake_at = 1
         return b""
+
+    def cut_read_short(self) -> None:
+        proto = self._protocol
+        proto.held_back = True
+        proto.wake_at = 1
+        if proto.chunks:
+            proto._wake_reader()
 
     def _raise_if_failed(self) -> None:
         if self._stalled is not None:

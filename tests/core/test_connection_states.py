@@ -14,6 +14,7 @@ from quectel_aio._events import (
     CommandSucceeded,
     ConnectReceived,
     EndOfStream,
+    ModemReady,
     PromptReceived,
     SslClosed,
     SslDataAvailable,
@@ -403,7 +404,7 @@ def test_second_connect_of_abandoned_upload_is_swallowed() -> None:
 
 def test_raw_command_gets_recv_payload() -> None:
     raw = c.Raw("AT+QSSLRECV=1,5")
-    steps: list[Step] = [Send(raw), Rx(b"\r\n+QSSLRECV: 5\r\n\r\nOK\r\n\r\n\r\nOK\r\n")]
+    steps: list[Step] = [Send(raw), Rx(b"\r\n+QSSLRECV: 5\r\n\r\nOK\r\r\n\r\nOK\r\n")]
     assert assert_split_invariant(steps) == [CommandSucceeded(raw, "OK", ("+QSSLRECV: 5",), b"\r\nOK\r")]
 
 
@@ -438,3 +439,74 @@ def test_bytes_needed_is_the_rest_of_a_pushed_block() -> None:
     assert conn.bytes_needed == 6
     assert feed(conn, b"456789\r\n") == [SslDataPushed(3, b"0123456789")]
     assert conn.bytes_needed == 1
+
+
+# ---------------------------------------------------------------------------
+# Framing the module broke: lost bytes, a reset inside a block (decision 84)
+# ---------------------------------------------------------------------------
+
+
+def feed_in_two(conn: ModemConnection, wire: bytes, cut: int) -> list[object]:
+    return [event for piece in (wire[:cut], wire[cut:]) if piece for event in feed(conn, piece)]
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\r\n+QSSLRECV: 5\r\nHELO\r\n\r\nOK\r\n",  # one byte of the block lost: the CR is taken as data
+        b"\r\n+QSSLRECV: 3\r\nHELO\r\n\r\nOK\r\n",  # one byte too many
+        b"\r\n+QSSLRECV: 4\r\nHELOX\r\n\r\nOK\r\n",
+    ],
+)
+def test_a_recv_block_not_followed_by_crlf_is_never_delivered(wire: bytes) -> None:
+    for cut in range(len(wire) + 1):
+        conn = ModemConnection()
+        conn.send(RECV)
+        with pytest.raises(RemoteProtocolError, match="not followed by CR LF"):
+            feed_in_two(conn, wire, cut)
+        conn.resync()
+        assert conn.abandoned is RECV  # its late OK cannot reach the next command
+
+
+def test_a_recv_block_followed_by_a_urc_is_delivered() -> None:
+    steps: list[Step] = [Send(RECV), Rx(b'\r\n+QSSLRECV: 4\r\nHELO\r\n+QSSLURC: "recv",2\r\n\r\nOK\r\n')]
+    assert assert_split_invariant(steps) == [
+        SslDataAvailable(2),
+        CommandSucceeded(RECV, "OK", ("+QSSLRECV: 4",), b"HELO"),
+    ]
+
+
+@pytest.mark.parametrize("result", [b"SEND OK", b"SEND FAIL"])
+def test_a_send_result_does_not_end_a_command_without_a_data_phase(result: bytes) -> None:
+    # A byte lost on the way to the module leaves it waiting for one more
+    # payload byte: the next command's first byte completes the payload.
+    close = c.SslClose(1, 0)
+    steps: list[Step] = [Send(close), Rx(b"\r\n" + result + b"\r\n\r\nERROR\r\n")]
+    assert assert_split_invariant(steps) == [
+        UnknownUrc(result.decode()),
+        CommandFailed(close, "ERROR", None, "", ()),
+    ]
+
+
+def test_a_stray_connect_does_not_end_a_command() -> None:
+    steps: list[Step] = [Send(STATE), Rx(b"\r\nCONNECT\r\n\r\nOK\r\n")]
+    assert assert_split_invariant(steps) == [UnknownUrc("CONNECT"), CommandSucceeded(STATE)]
+
+
+def test_a_block_the_module_fell_silent_in_can_be_abandoned_so_rdy_is_seen() -> None:
+    conn = ModemConnection()
+    conn.send(RECV)
+    assert feed(conn, b"\r\n+QSSLRECV: 100\r\n" + b"x" * 40) == []
+    assert conn.in_block
+    received = conn.received_total
+    conn.abandon_command()
+    conn.clear_abandoned()
+    assert conn.in_block  # the finisher alone does not end a block ...
+    conn.abandon_block()  # ... the driver does, after silence
+    assert not conn.in_block
+    assert conn.received_total == received
+    assert feed(conn, b"xx\r\nRDY\r\n") == [ModemReady()]
+    conn.abandon_block()  # a no-op outside a block
+    at = c.Attention()
+    conn.send(at)
+    assert feed(conn, b"\r\nOK\r\n") == [CommandSucceeded(at)]

@@ -153,3 +153,33 @@ async def test_serial_backends_read_64_kib_per_system_call(
     assert received == payload
     assert sizes
     assert max(sizes) == 64 * 1024
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("data_first", [True, False])
+async def test_cut_read_short_returns_what_is_there(
+    make_link: MakeLink, backend: str, data_first: bool
+) -> None:
+    link = await make_link(backend)
+    reading = asyncio.create_task(link.port.read(100))
+    if data_first:
+        await link.peer.send(b"12345")
+        await asyncio.sleep(0.05)
+        assert not reading.done()
+        link.port.cut_read_short()
+    else:
+        await asyncio.sleep(0.01)
+        link.port.cut_read_short()
+        await asyncio.sleep(0.05)
+        assert not reading.done()  # nothing buffered: it waits for a byte, not for a hundred
+        await link.peer.send(b"12345")
+    async with asyncio.timeout(5):
+        assert await reading == b"12345"
+    # Cleared by that read: the next one waits for its at_least again.
+    reading = asyncio.create_task(link.port.read(10))
+    await link.peer.send(b"abc")
+    await asyncio.sleep(0.05)
+    assert not reading.done()
+    await link.peer.send(b"defghij")
+    async with asyncio.timeout(5):
+        assert await reading == b"abcdefghij"
