@@ -503,8 +503,7 @@ def test_a_block_the_module_fell_silent_in_can_be_abandoned_so_rdy_is_seen() -> 
     conn.clear_abandoned()
     assert conn.in_block  # the finisher alone does not end a block ...
     conn.abandon_block()  # ... the driver does, after silence
-    assert not conn.in_block
-    assert conn.received_total == received
+    assert (conn.in_block, conn.received_total) == (False, received)
     assert feed(conn, b"xx\r\nRDY\r\n") == [ModemReady()]
     conn.abandon_block()  # a no-op outside a block
     at = c.Attention()
