@@ -165,9 +165,15 @@ class AccessModeSwitching:
         try:
             await self._channel.enter_transparent(command, self)
         except BaseException:
-            if self._mode is AccessMode.TRANSPARENT and self._channel.transparent_client != self._client_id:
-                self._set_mode(AccessMode.BUFFER)
+            if self._mode is AccessMode.TRANSPARENT:
+                if self._channel.transparent_client != self._client_id:
+                    self._set_mode(AccessMode.BUFFER)
+                else:
+                    self._transparent_entered()  # CONNECT came as the caller was cancelled
             raise
+        self._transparent_entered()
+
+    def _transparent_entered(self) -> None:
         if not self._reading:
             self._channel.pause_port_reading()
         self._write_wakeup.set()

@@ -166,7 +166,10 @@ class AtChannel(TransparentChannel):
         self._handed_over = False
         # Transparent mode.
         self._session: TransparentSession | None = None
+        self._orphan_session: tuple[int, TransparentSession] | None = None
         self._escape_sent = False
+        #: The escape in progress (``+++`` or DTR); callers share it.
+        self._escape_task: asyncio.Task[str] | None = None
         self._session_ended: asyncio.Future[str] | None = None
         self._read_gate = asyncio.Event()
         self._read_gate.set()
@@ -203,6 +206,8 @@ class AtChannel(TransparentChannel):
         self._fail(ModemUnavailable("the modem was closed"), notify=False)
         for task in list(self._finishers):
             task.cancel()
+        if self._escape_task is not None:
+            self._escape_task.cancel()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -270,7 +275,7 @@ class AtChannel(TransparentChannel):
         if isinstance(event, ev.Response):
             self._dispatch_response(event)
         elif isinstance(event, ev.TransparentData):
-            session = self._session
+            session = self._session_for(event.client_id)
             if session is not None:
                 session.transparent_data(event.data)
             else:

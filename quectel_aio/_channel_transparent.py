@@ -50,6 +50,8 @@ class TransparentChannel:
     _session_owns_lock: bool
     _session_ended: asyncio.Future[str] | None
     _escape_sent: bool
+    _escape_task: asyncio.Task[str] | None
+    _orphan_session: tuple[int, TransparentSession] | None
     _read_gate: asyncio.Event
     _tail_timer: asyncio.TimerHandle | None
     escape_guard_time: float
@@ -92,6 +94,7 @@ class TransparentChannel:
             self._check_usable()
             # Installed before the command: data may follow CONNECT in the same read.
             self._session = session
+            self._orphan_session = None
             self._escape_sent = False
             response = await self._exchange_locked(command, None, timeout)
             if isinstance(response, ev.CommandSucceeded):
@@ -104,13 +107,37 @@ class TransparentChannel:
                 raise await self._describe_failure_locked(command, response)
             raise RemoteProtocolError(f"unexpected response {type(response).__name__}")
         finally:
+            if (
+                not entered
+                and self._session is session
+                and self._core.transparent_client == command.transparent_client
+                and not self._handed_over
+            ):
+                # CONNECT was parsed as the caller was cancelled: the port is
+                # transparent for this session whatever became of the caller.
+                # The session keeps it (and the lock) until it leaves with
+                # +++ or NO CARRIER; dropping it would wedge the port.
+                self._session_owns_lock = True
+                entered = True
+                self.log.info("transparent_entered", client_id=command.transparent_client, caller="gone")
             if not entered:
                 if self._session is session:
                     self._session = None
                 if self._handed_over:
+                    # Abandoned: a late CONNECT makes the port transparent
+                    # until the orphan escape; the bytes before it are still
+                    # this session's (decision 85).
+                    self._orphan_session = (command.transparent_client, session)
                     self._handed_over = False
                 else:
                     self._lock.release()
+
+    def _session_for(self, client_id: int) -> TransparentSession | None:
+        """Who gets raw bytes of ``client_id``: the session, or an abandoned one."""
+        if self._session is not None:
+            return self._session
+        orphan = self._orphan_session
+        return orphan[1] if orphan is not None and orphan[0] == client_id else None
 
     def write_transparent(self, data: bytes) -> None:
         """Write socket bytes while the port is transparent.
@@ -145,13 +172,32 @@ class TransparentChannel:
             ModemUnavailable: no answer to ``+++``; the channel is failed,
                 since the port's state is unknown.
         """
-        if self._core.transparent_client is None:
-            return "NO CARRIER"
-        return await self._escape()
+        task = self._escape_task
+        if task is None:
+            if self._core.transparent_client is None:
+                return "NO CARRIER"
+            task = self._start_escape()
+        # The escape is not the caller's to interrupt: "+++" may be out, and
+        # the port is only usable again once the module's OK (or the quiet
+        # after it) has been seen. A cancelled caller leaves it running.
+        return await asyncio.shield(task)
+
+    def _start_escape(self) -> asyncio.Task[str]:
+        task = asyncio.get_running_loop().create_task(self._escape(), name="quectel-aio-escape")
+        self._escape_task = task
+
+        def done(finished: asyncio.Task[str]) -> None:
+            if self._escape_task is finished:
+                self._escape_task = None
+            if not finished.cancelled():
+                finished.exception()  # retrieved: a caller that was cancelled cannot
+
+        task.add_done_callback(done)
+        return task
 
     async def _escape_orphan(self) -> None:
         with contextlib.suppress(QuectelError):
-            await self._escape()
+            await self.escape_transparent()
 
     async def _escape_by_dtr(self) -> str:
         """DTR ON to OFF (``AT&D1`` is set): ``OK`` without guard times, then DTR ON again."""
@@ -159,6 +205,7 @@ class TransparentChannel:
         ended: asyncio.Future[str] = loop.create_future()
         self._session_ended = ended
         owned = self._session_owns_lock
+        self._read_gate.set()  # the module's OK must be read, paused or not
         try:
             with contextlib.suppress(TimeoutError):
                 await self._port.drain(timeout=self._write_timeout)
@@ -194,14 +241,19 @@ class TransparentChannel:
         owned = self._session_owns_lock
         client = core.transparent_client
         reason = ""
+        # The module's OK must be read even while the session's reader is
+        # paused; bytes before it still go to the session (decision 85).
+        self._read_gate.set()
         try:
             for attempt in (1, 2):
                 with contextlib.suppress(TimeoutError):
                     await self._port.drain(timeout=self._write_timeout)
                     # Silence before: wake early if the connection ends meanwhile.
-                    return await asyncio.wait_for(asyncio.shield(ended), silence)
+                    reason = await asyncio.wait_for(asyncio.shield(ended), silence)
+                    break
                 if core.transparent_client is None:
-                    return "NO CARRIER"
+                    reason = "NO CARRIER"
+                    break
                 self._escape_sent = True
                 self._port.write(core.start_escape())
                 try:
@@ -221,9 +273,10 @@ class TransparentChannel:
                 raise exc
         finally:
             self._session_ended = None
-        if reason == "NO CARRIER" and owned:
-            # The connection ended as +++ went out: the module may hold "+++" as
-            # the start of a command line. One AT exchange flushes it.
+        if reason == "NO CARRIER" and owned and self._escape_sent:
+            # The connection ended after a +++ went out (in this attempt or an
+            # unanswered earlier one): the module may hold "+++" as the start
+            # of a command line. One AT exchange flushes it, then the lock goes.
             await self._flush_command_line()
         if attempt > 1 and reason == "OK":
             raise SocketBroken(
@@ -245,6 +298,9 @@ class TransparentChannel:
 
     def _session_end(self, reason: str) -> None:
         session, self._session = self._session, None
+        if session is None and self._orphan_session is not None:
+            session = self._orphan_session[1]  # the late CONNECT of an abandoned switch
+        self._orphan_session = None
         owned, self._session_owns_lock = self._session_owns_lock, False
         self._read_gate.set()
         if self._tail_timer is not None:
@@ -266,5 +322,10 @@ class TransparentChannel:
 
     def _release_tail(self) -> None:
         self._tail_timer = None
+        if self._port.pending:
+            # More bytes are in, not yet parsed (the loop ran this timer in the
+            # same pass as their arrival): they may complete NO CARRIER or OK.
+            # The reader parses them and holds or arms again (decision 85).
+            return
         self._core.release_transparent_tail()
         self._drain_events()

@@ -238,6 +238,11 @@ class Port(abc.ABC):
             RuntimeError: another ``read()`` is already waiting.
         """
 
+    @property
+    @abc.abstractmethod
+    def pending(self) -> int:
+        """Bytes received and not yet returned by ``read()``."""
+
     @abc.abstractmethod
     def cut_read_short(self) -> None:
         """Make the pending (or next) ``read()`` return as soon as any byte is buffered.
@@ -346,6 +351,10 @@ class _TransportPort(Port):
                 proto.reader = None
                 proto.wake_at = 1
         return b""
+
+    @property
+    def pending(self) -> int:
+        return self._protocol.buffered
 
     def cut_read_short(self) -> None:
         proto = self._protocol

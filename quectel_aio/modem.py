@@ -336,6 +336,10 @@ class Modem(ModemServices):
 
     async def _close_orphan(self, client_id: int) -> None:
         with contextlib.suppress(QuectelError):
+            if self._channel.transparent_client == client_id:
+                # An open in transparent mode whose caller was cancelled as
+                # CONNECT arrived: the port is in data mode for it.
+                await self._channel.escape_transparent()
             await self._channel.execute(cmd.SslClose(client_id))
 
     # -- raw commands ----------------------------------------------------------------------

@@ -1,0 +1,212 @@
+"""Transparent mode under races: paused readers, cancelled callers, split result codes (decision 85)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from quectel_aio import Modem, ModemSocketTransport, SSLConfig
+from quectel_aio import _commands as cmd
+from quectel_aio import _events as ev
+from quectel_aio._channel import AtChannel
+from quectel_aio._ports import open_port
+from quectel_aio.testing import ModemEmulator, TlsTestServer
+
+from ..conftest import ECHO_HOST
+from ..helpers import eventually
+
+
+def _transport(writer: asyncio.StreamWriter) -> ModemSocketTransport:
+    transport = writer.transport
+    assert isinstance(transport, ModemSocketTransport)
+    return transport
+
+
+@pytest.mark.parametrize("leave", ["switch", "close"])
+async def test_leaving_transparent_mode_while_reading_is_paused(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig, leave: str
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    transport = _transport(writer)
+    transport.pause_reading()  # what a StreamReader does when its buffer is full
+    writer.write(b"x" * 100)  # the echo arrives while reading is paused
+    await asyncio.sleep(0.2)
+    if leave == "switch":
+        await transport.switch_mode("buffer")
+        transport.resume_reading()
+        async with asyncio.timeout(5):
+            assert await reader.readexactly(100) == b"x" * 100
+        writer.write(b"after")
+        async with asyncio.timeout(5):
+            assert await reader.readexactly(5) == b"after"
+    writer.close()
+    await writer.wait_closed()
+    assert modem.transparent_client is None
+    assert await modem.command("AT") == []
+
+
+async def test_a_cancel_landing_with_connect_leaves_no_wedged_port(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opening: list[asyncio.Task[object]] = []
+    dispatch = AtChannel._dispatch_response
+
+    def cancel_on_connect(self: AtChannel, event: ev.Response) -> None:
+        dispatch(self, event)
+        if isinstance(event, ev.CommandSucceeded) and event.result == "CONNECT" and opening:
+            opening.pop().cancel()  # an asyncio.timeout() around the open expires just now
+
+    monkeypatch.setattr(AtChannel, "_dispatch_response", cancel_on_connect)
+    task: asyncio.Task[object] = asyncio.create_task(
+        modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent")
+    )
+    opening.append(task)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await eventually(lambda: modem.transparent_client is None)
+    assert await modem.command("AT") == []
+    await eventually(lambda: not emulator.sockets)
+    # The ID is free again and the port works for the next socket.
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    writer.write(b"ping")
+    async with asyncio.timeout(5):
+        assert await reader.readexactly(4) == b"ping"
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_cancelled_escape_still_completes(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    transport = _transport(writer)
+    switch = asyncio.create_task(transport.switch_mode("buffer"))
+    await asyncio.sleep(0.2)  # past the silence before "+++" (0.15 s here): "+++" is out
+    switch.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await switch
+    await eventually(lambda: modem.transparent_client is None)
+    assert await modem.command("AT") == []
+    assert transport.access_mode == 0
+    writer.write(b"still open")
+    async with asyncio.timeout(5):
+        assert await reader.readexactly(10) == b"still open"
+    writer.close()
+    await writer.wait_closed()
+
+
+# ---------------------------------------------------------------------------
+# The channel against a scripted module on a TCP port
+# ---------------------------------------------------------------------------
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.ended: list[str] = []
+
+    def transparent_data(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def transparent_ended(self, reason: str) -> None:
+        self.ended.append(reason)
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[tuple[AtChannel, socket.socket]]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = await open_port(f"socket://127.0.0.1:{listener.getsockname()[1]}")
+    module, _ = listener.accept()
+    listener.close()
+    module.settimeout(5)
+    failures: list[BaseException] = []
+    channel = AtChannel(port, lambda event: None, failures.append, margin=0.2)
+    channel.escape_guard_time = 0.1
+    channel.start()
+    try:
+        yield channel, module
+    finally:
+        await channel.aclose()
+        module.close()
+    assert not failures
+
+
+async def _received(module: socket.socket) -> bytes:
+    return await asyncio.to_thread(module.recv, 100)
+
+
+async def test_no_carrier_split_across_reads_survives_a_stalled_loop(
+    scripted: tuple[AtChannel, socket.socket],
+) -> None:
+    channel, module = scripted
+    session = _Session()
+    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
+    assert await _received(module) == b"AT+QISWTMD=3,2\r"
+    module.sendall(b"\r\nCONNECT\r\npayload\r\nNO CARR")
+    await entering
+    await asyncio.sleep(0.005)  # the reader holds "\r\nNO CARR" and arms the tail timer
+    module.sendall(b"IER\r\n")
+    time.sleep(0.03)  # noqa: ASYNC251 (the loop is busy past the tail hold as the rest arrives)
+    await eventually(lambda: session.ended == ["NO CARRIER"])
+    assert b"".join(session.data) == b"payload"
+    assert channel.transparent_client is None
+
+
+async def test_no_carrier_during_the_second_escape_attempt_frees_the_port(
+    scripted: tuple[AtChannel, socket.socket],
+) -> None:
+    channel, module = scripted
+    session = _Session()
+    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
+    assert await _received(module) == b"AT+QISWTMD=3,2\r"
+    module.sendall(b"\r\nCONNECT\r\n")
+    await entering
+    escaping = asyncio.create_task(channel.escape_transparent())
+    assert await _received(module) == b"+++"  # taken as data by this module: no OK
+    await asyncio.sleep(0.45)  # attempt 1 gives up; attempt 2 keeps its silence
+    module.sendall(b"\r\nNO CARRIER\r\n")  # the peer closed on the stray bytes
+    assert await escaping == "NO CARRIER"
+    assert await _received(module) == b"AT\r"  # flushes a "+++" left in the command line
+    module.sendall(b"\r\nOK\r\n")
+    closing = asyncio.create_task(channel.execute(cmd.SslClose(3)))
+    assert await _received(module) == b"AT+QSSLCLOSE=3,10\r"
+    module.sendall(b"\r\nOK\r\n")
+    async with asyncio.timeout(5):
+        await closing
+
+
+async def test_bytes_after_a_late_connect_reach_the_abandoned_session(
+    scripted: tuple[AtChannel, socket.socket],
+) -> None:
+    channel, module = scripted
+    session = _Session()
+    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
+    assert await _received(module) == b"AT+QISWTMD=3,2\r"
+    entering.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await entering
+    module.sendall(b"\r\nCONNECT\r\nheld by the module")  # CONNECT after the caller gave up
+    await asyncio.sleep(0.05)
+    module.sendall(b", then more")
+    assert await _received(module) == b"+++"  # the channel leaves the orphan session
+    module.sendall(b"\r\nOK\r\n")
+    await eventually(lambda: session.ended == ["OK"])
+    assert b"".join(session.data) == b"held by the module, then more"
+    assert channel.transparent_client is None
