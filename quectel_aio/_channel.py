@@ -144,6 +144,8 @@ class AtChannel(TransparentChannel):
     ) -> None:
         self._port = port
         self._core = ModemConnection(payload_echo=payload_echo)
+        #: The module echoes QSSLSEND payloads (tolerated by the parser).
+        self.payload_echo = payload_echo
         self._on_unsolicited = on_unsolicited
         self._on_failure = on_failure
         self._margin = margin

@@ -140,7 +140,9 @@ class Modem(ModemServices):
             wire_trace: log command lines and results to ``quectel_aio.wire``
                 (payload bytes and secrets redacted).
             trace_payloads: also log payload bytes in the wire trace.
-            payload_echo: the module echoes ``AT+QSSLSEND`` payloads.
+            payload_echo: the module echoes ``AT+QSSLSEND`` payloads and the
+                parser expects the echo. Off by default: the host then sends
+                ``AT+QISDE=0`` at start and after every restart.
             sync_clock: set the module clock (AT+CCLK) from the host's UTC
                 clock before the first verified TLS open of each boot epoch.
             urc_port: if set, ``AT+QURCCFG="urcport","<port>"`` is sent at
@@ -208,6 +210,13 @@ class Modem(ModemServices):
         else:
             raise ModemUnavailable(f"no answer to AT on {self._port.name} after {probe_attempts} probes")
         await self._channel.execute(cmd.SetEcho(False))
+        if not self._channel.payload_echo:
+            # Payload echo is the factory default of AT+QISDE on Quectel's
+            # TCP/IP stack; an echoed binary payload could hold "SEND OK".
+            try:
+                await self._channel.execute(cmd.Raw("AT+QISDE=0"))
+            except CommandError as exc:
+                self.log.info("payload_echo_setting_refused", error=str(exc))
         await self._channel.execute(cmd.SetErrorFormat(1))
         if self._channel.dtr_escape:
             # DTR ON-to-OFF: back to command mode, the connection kept (lost at restart).

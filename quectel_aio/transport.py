@@ -71,6 +71,8 @@ __all__ = ["AccessMode", "ModemSocketTransport", "parse_access_mode"]
 
 #: Default write buffer high-water mark (asyncio's default).
 DEFAULT_HIGH_WATER = 64 * 1024
+#: Seconds an idle buffer-mode socket waits for a doorbell before it reads anyway.
+RECV_POLL_INTERVAL = 5.0
 #: Largest write handed to the port at once in transparent mode.
 _TRANSPARENT_CHUNK = 16 * 1024
 #: First back-off after SEND FAIL, doubled up to ``_SEND_FAIL_MAX_DELAY``.
@@ -377,7 +379,15 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         channel, client_id = self._channel, self._client_id
         try:
             while True:
-                await self._doorbell.wait()
+                if self._mode is AccessMode.BUFFER and self._reading and not self._remote_closed:
+                    # A doorbell lost on the wire would stall the socket for
+                    # good (the module rings once per empty-to-non-empty
+                    # transition): an idle socket also reads on a slow timer.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(RECV_POLL_INTERVAL):
+                            await self._doorbell.wait()
+                else:
+                    await self._doorbell.wait()
                 self._doorbell.clear()
                 drained = self._no_carrier
                 while not drained:

@@ -376,6 +376,9 @@ class ModemEmulator(FaultInjection):
         """Buffer mode: data arrived."""
         if was_empty and sock.urc_armed:
             sock.urc_armed = False
+            if self._faults.lose_recv_urcs > 0:
+                self._faults.lose_recv_urcs -= 1
+                return
             self.emit_urc(format_line(f'+QSSLURC: "recv",{sock.client_id}'))
 
     async def socket_push(self, sock: TlsSocket, data: bytes) -> None:

@@ -61,6 +61,15 @@ class FaultInjection:
         """Emit raw bytes at the next line boundary (no framing added)."""
         self.emit_urc(data)
 
+    def lose_next_recv_urcs(self, n: int = 1) -> None:
+        """Lose the next ``n`` buffer-mode ``+QSSLURC: "recv"`` doorbells on the wire.
+
+        The module believes it rang: like a real one, it rings again only
+        after a read has found its buffer empty. A host that reads only on
+        the doorbell stalls.
+        """
+        self._faults.lose_recv_urcs += n
+
     def fail_next_sends(self, n: int = 1) -> None:
         """Answer the next ``n`` complete QSSLSEND payloads with ``SEND FAIL``."""
         self._faults.fail_sends += n

@@ -32,6 +32,7 @@ class Profile:
 @dataclass
 class FaultPlan:
     fail_sends: int = 0
+    lose_recv_urcs: int = 0
     fail_commands: list[tuple[str, bytes]] = field(default_factory=list)
     mute_commands: list[str] = field(default_factory=list)
     pre_response_urcs: list[bytes] = field(default_factory=list)

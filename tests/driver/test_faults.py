@@ -13,6 +13,7 @@ import pytest
 from quectel_aio import CommandTimeout, Modem, SocketBroken, SSLConfig
 from quectel_aio._grammar import ParsedCommand
 from quectel_aio.testing import (
+    EmulatorConfig,
     IssuedCert,
     ModemEmulator,
     SocketState,
@@ -435,3 +436,44 @@ async def test_each_send_fail_episode_gets_its_own_back_off_budget(
     await eventually(lambda: len(collector.received) == len(data), 5, "echo")
     assert collector.received == data
     transport.close()
+
+
+async def test_a_lost_doorbell_is_recovered_by_the_idle_poll(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import quectel_aio.transport as transport_module
+
+    monkeypatch.setattr(transport_module, "RECV_POLL_INTERVAL", 0.3)
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    emulator.lose_next_recv_urcs(1)
+    writer.write(b"echo me")
+    async with asyncio.timeout(5):
+        assert await reader.readexactly(7) == b"echo me"
+    writer.close()
+    await writer.wait_closed()
+
+
+class TestPayloadEchoFactoryDefault:
+    @pytest.fixture
+    def emulator_config(self) -> EmulatorConfig:
+        return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, payload_echo=True)
+
+    async def test_payload_echo_is_switched_off_at_start_and_after_a_restart(
+        self, modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+    ) -> None:
+        assert commands(emulator, "+QISDE") == [(0,)]
+        assert not emulator.payload_echo
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        data = b"\r\nSEND OK\r\n\r\nOK\r\n" * 100  # an echo of this would end the send early
+        writer.write(data)
+        async with asyncio.timeout(5):
+            assert await reader.readexactly(len(data)) == data
+        writer.close()
+        await writer.wait_closed()
+        emulator.restart()
+        await eventually(lambda: commands(emulator, "+QISDE") == [(0,), (0,)])
+        assert not emulator.payload_echo
