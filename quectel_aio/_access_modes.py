@@ -62,6 +62,12 @@ def parse_access_mode(mode: AccessMode | str) -> AccessMode:
     raise LocalProtocolError(f"mode must be one of {sorted(_MODE_NAMES)}, not {mode!r}")
 
 
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark a switch's outcome as seen: its caller may have been cancelled."""
+    if not task.cancelled():
+        task.exception()
+
+
 class AccessModeSwitching:
     """Mode switching for :class:`~quectel_aio.transport.ModemSocketTransport`."""
 
@@ -121,6 +127,15 @@ class AccessModeSwitching:
         """
         target = parse_access_mode(mode)
         self._check_open()
+        # The switch is not the caller's to interrupt: once a command or "+++"
+        # is out, the module switches whatever the caller does, and the socket
+        # must not write or read in between. A cancelled caller leaves the
+        # switch running to its end, mode lock held (decision 83).
+        switch = self._loop.create_task(self._switch(target), name=f"quectel-aio-switch-{self._client_id}")
+        switch.add_done_callback(_retrieve)
+        await asyncio.shield(switch)
+
+    async def _switch(self, target: AccessMode) -> None:
         async with self._mode_lock:
             self._check_open()
             self._overflowed = False
@@ -203,41 +218,43 @@ class AccessModeSwitching:
     async def _execute_switch(self, target: AccessMode) -> None:
         """``AT+QISWTMD`` to buffer or push mode; the socket's mode follows the module's.
 
-        If the exchange is given up after the command may have gone out (the
-        caller was cancelled, or no answer came in time), the module has most
-        likely switched anyway: the socket asks the module which mode it is in
-        (``AT+QSSLSTATE``) as soon as the port is free again, rather than go on
-        in a mode the module is no longer in (decision 83).
+        If no answer comes in time, the module may have switched all the
+        same: the socket asks it which mode it is in (``AT+QSSLSTATE``, once
+        the abandoned exchange has let the port go) before it reads or
+        switches again, rather than go on in a mode the module is no longer
+        in (decision 83). Callers are never cancelled half way: switches run
+        as their own tasks (:meth:`switch_mode`).
         """
         try:
             await self._channel.execute(cmd.SwitchAccessMode(self._client_id, int(target)))
-        except (asyncio.CancelledError, CommandTimeout):
-            self._spawn(self._resync_mode(), "resync-mode")
+        except CommandTimeout:
+            # Before anything else reads or switches (the caller holds the
+            # mode lock, or is the receive pump itself).
+            await self._resync_mode()
             raise
         self._set_mode(target)
         if target is AccessMode.BUFFER:
             self._doorbell.set()  # whatever the module holds now is read with QSSLRECV
 
     async def _resync_mode(self) -> None:
-        """Take the access mode from ``AT+QSSLSTATE`` after an interrupted switch."""
-        async with self._mode_lock:
-            if self._state is SocketState.CLOSED or self._mode is AccessMode.TRANSPARENT:
+        """Take the access mode from ``AT+QSSLSTATE`` after a switch that got no answer in time."""
+        if self._state is SocketState.CLOSED or self._mode is AccessMode.TRANSPARENT:
+            return
+        try:
+            result = await self._channel.execute(cmd.SslState(self._client_id))
+            states = [cmd.parse_ssl_state_line(line) for line in result.lines]
+        except QuectelError as exc:
+            _log.warning("access_mode_unknown", client_id=self._client_id, error=str(exc))
+            return
+        for state in states:
+            if state.client_id == self._client_id and state.access_mode in (0, 1):
+                mode = AccessMode(state.access_mode)
+                if mode is not self._mode:
+                    _log.info("access_mode_resynchronised", client_id=self._client_id, mode=mode.name)
+                    self._set_mode(mode)
+                if mode is AccessMode.BUFFER:
+                    self._doorbell.set()
                 return
-            try:
-                result = await self._channel.execute(cmd.SslState(self._client_id))
-                states = [cmd.parse_ssl_state_line(line) for line in result.lines]
-            except QuectelError as exc:
-                _log.warning("access_mode_unknown", client_id=self._client_id, error=str(exc))
-                return
-            for state in states:
-                if state.client_id == self._client_id and state.access_mode in (0, 1):
-                    mode = AccessMode(state.access_mode)
-                    if mode is not self._mode:
-                        _log.info("access_mode_resynchronised", client_id=self._client_id, mode=mode.name)
-                        self._set_mode(mode)
-                    if mode is AccessMode.BUFFER:
-                        self._doorbell.set()
-                    return
 
     async def _overflow_to_buffer(self) -> None:
         async with self._mode_lock:

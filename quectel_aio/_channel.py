@@ -547,11 +547,12 @@ class AtChannel(TransparentChannel):
         A module never pauses inside a block for ``QUIET_PERIOD``; one that
         does was reset or lost bytes, and its ``RDY`` must be read as a line.
         """
-        core = self._core
+        core, port = self._core, self._port
         while core.in_block:
-            seen = core.received_total
+            # Bytes the sleeping reader has not taken yet count as arrivals.
+            seen = core.received_total + port.pending
             await asyncio.sleep(QUIET_PERIOD)
-            if core.in_block and core.received_total == seen:
+            if core.in_block and core.received_total + port.pending == seen:
                 self.log.warning("data_block_abandoned", missing=core.bytes_needed)
                 core.abandon_block()
                 self._port.cut_read_short()  # the reader waits for the block's rest

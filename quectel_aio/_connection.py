@@ -610,12 +610,12 @@ class ModemConnection(TransparentParsing):
                 self._state = ConnectionState.DATA_PHASE
                 self._payload_allowed = True
                 return ConnectReceived(command)
-        if text in DATA_PHASE_RESULTS and not command.expects_prompt:
+        if text in DATA_PHASE_RESULTS and not command.expects_prompt and not command.accepts_any_line:
             # SEND OK / SEND FAIL end a data phase this command does not have:
             # the module took our bytes as a payload (decision 84). Not this
             # command's result; its own follows.
             return UnknownUrc(text)
-        if text == "CONNECT":
+        if text == "CONNECT" and not command.accepts_any_line:
             return UnknownUrc(text)  # neither a data phase nor transparent mode was asked for
         if state is ConnectionState.ABANDONED:
             self._finish()

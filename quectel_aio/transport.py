@@ -451,6 +451,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
                 while self._buffer and not self._aborted and not self._remote_closed:
                     async with self._mode_lock:
                         if self._mode is AccessMode.TRANSPARENT:
+                            self._failing_since = None  # bytes go through: no SEND FAIL streak
                             chunk = self._buffer.peek(_TRANSPARENT_CHUNK)
                             self._channel.write_transparent(chunk)
                             self._buffer.consume(len(chunk))
@@ -491,6 +492,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
             await self._channel.execute(
                 cmd.SslSend(self._client_id, len(chunk)), chunk, chain=self._chunk_sent
             )
+            self._failing_since = None
             return 0.0
         except CommandTimeout as exc:
             raise SocketBroken(

@@ -509,3 +509,11 @@ def test_a_block_the_module_fell_silent_in_can_be_abandoned_so_rdy_is_seen() -> 
     at = c.Attention()
     conn.send(at)
     assert feed(conn, b"\r\nOK\r\n") == [CommandSucceeded(at)]
+
+
+@pytest.mark.parametrize("result", ["SEND OK", "CONNECT"])
+def test_a_raw_command_takes_any_final_result(result: str) -> None:
+    # AT+QISENDEX sends hex data without a prompt and answers SEND OK.
+    raw = c.Raw('AT+QISENDEX=0,"4142"')
+    steps: list[Step] = [Send(raw), Rx(f"\r\n{result}\r\n".encode())]
+    assert assert_split_invariant(steps) == [CommandSucceeded(raw, result)]

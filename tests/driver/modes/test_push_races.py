@@ -141,7 +141,7 @@ class TestSlowModule:
         writer.close()
         await writer.wait_closed()
 
-    async def test_a_cancelled_switch_to_buffer_mode_resynchronises_the_mode(
+    async def test_a_cancelled_switch_to_buffer_mode_still_completes(
         self, modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
     ) -> None:
         reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="push")
@@ -156,7 +156,6 @@ class TestSlowModule:
         with pytest.raises(asyncio.CancelledError):
             await switch
 
-        await eventually(lambda: (client_id,) in commands(emulator, "+QSSLSTATE"))
         await eventually(lambda: transport.access_mode == 0)
         assert emulator.sockets[client_id].mode == 0
         writer.write(b"second")
