@@ -152,15 +152,21 @@ async def _received(module: socket.socket) -> bytes:
     return await asyncio.to_thread(module.recv, 100)
 
 
+async def _enter(channel: AtChannel, module: socket.socket, answer: bytes) -> _Session:
+    """Switch client 3 to transparent mode; the module answers ``answer`` (CONNECT and data)."""
+    session = _Session()
+    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
+    assert await _received(module) == b"AT+QISWTMD=3,2\r"
+    module.sendall(answer)
+    await entering
+    return session
+
+
 async def test_no_carrier_split_across_reads_survives_a_stalled_loop(
     scripted: tuple[AtChannel, socket.socket],
 ) -> None:
     channel, module = scripted
-    session = _Session()
-    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
-    assert await _received(module) == b"AT+QISWTMD=3,2\r"
-    module.sendall(b"\r\nCONNECT\r\npayload\r\nNO CARR")
-    await entering
+    session = await _enter(channel, module, b"\r\nCONNECT\r\npayload\r\nNO CARR")
     await asyncio.sleep(0.005)  # the reader holds "\r\nNO CARR" and arms the tail timer
     module.sendall(b"IER\r\n")
     time.sleep(0.03)  # noqa: ASYNC251 (the loop is busy past the tail hold as the rest arrives)
@@ -173,11 +179,7 @@ async def test_no_carrier_during_the_second_escape_attempt_frees_the_port(
     scripted: tuple[AtChannel, socket.socket],
 ) -> None:
     channel, module = scripted
-    session = _Session()
-    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
-    assert await _received(module) == b"AT+QISWTMD=3,2\r"
-    module.sendall(b"\r\nCONNECT\r\n")
-    await entering
+    await _enter(channel, module, b"\r\nCONNECT\r\n")
     escaping = asyncio.create_task(channel.escape_transparent())
     assert await _received(module) == b"+++"  # taken as data by this module: no OK
     await asyncio.sleep(0.45)  # attempt 1 gives up; attempt 2 keeps its silence
