@@ -171,6 +171,14 @@ class AccessModeSwitching:
         self._doorbell.set()
         await done
 
+    def _fail_pending_switch(self, exc: Exception, done: asyncio.Future[None] | None = None) -> None:
+        """End a switch that waits for the receive pump (the socket is closing or broken)."""
+        if done is None:
+            pending, self._pending_switch = self._pending_switch, None
+            done = pending[1] if pending is not None else None
+        if done is not None and not done.done():
+            done.set_exception(exc)
+
     def _set_mode(self, mode: AccessMode) -> None:
         self._mode = mode
         self._extra["access_mode"] = mode
@@ -204,7 +212,13 @@ class AccessModeSwitching:
             else:
                 await self._execute_switch(target)
         except BaseException as exc:
-            if not done.done():
+            if isinstance(exc, asyncio.CancelledError):
+                # The pump is being stopped (the socket closes): the caller
+                # was not cancelled and hears why its switch did not happen.
+                self._fail_pending_switch(
+                    SocketBroken(f"client {self._client_id} was closed during the switch"), done
+                )
+            elif not done.done():
                 done.set_exception(exc)
             if isinstance(exc, QuectelError):
                 return

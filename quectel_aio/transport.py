@@ -225,6 +225,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         self._buffer.clear()
         for task in list(self._tasks):
             task.cancel()
+        self._fail_pending_switch(exc if isinstance(exc, SocketBroken) else SocketBroken(str(exc)))
         self._state = SocketState.CLOSED
         self._schedule_connection_lost(exc)
         self._on_finished(self._client_id)
@@ -539,9 +540,7 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
             for task in list(self._tasks):
                 if task is not asyncio.current_task():
                     task.cancel()
-            pending, self._pending_switch = self._pending_switch, None
-            if pending is not None and not pending[1].done():
-                pending[1].set_exception(SocketBroken(f"client {self._client_id} was closed"))
+            self._fail_pending_switch(SocketBroken(f"client {self._client_id} was closed"))
             if self._channel.transparent_client == self._client_id:
                 async with self._mode_lock:
                     with contextlib.suppress(QuectelError):
