@@ -63,6 +63,7 @@ from __future__ import annotations
 
 from ._buffer import ReceiveBuffer
 from ._commands import Command, FileUpload, SslSend
+from ._core_recovery import Recovery
 from ._core_states import (
     CME_RE,
     DATA_PHASE_RESULTS,
@@ -106,7 +107,7 @@ from ._raw_mode import TransparentParsing
 __all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "ConnectionState", "ModemConnection"]
 
 
-class ModemConnection(TransparentParsing):
+class ModemConnection(Recovery, TransparentParsing):
     """The sans-IO AT protocol engine for one serial channel.
 
     Args:
@@ -264,86 +265,6 @@ class ModemConnection(TransparentParsing):
         elif self._state is ConnectionState.DATA_PHASE:
             self._state = ConnectionState.AWAITING_RESPONSE
         return payload
-
-    def abandon_command(self) -> None:
-        """Give up on the command in flight (timeout or cancellation).
-
-        Its late information lines and final result will be swallowed (a late
-        ``+QSSLRECV`` block is still consumed by length). If its prompt or
-        ``CONNECT`` arrives later, :class:`AbandonedPrompt` is emitted. A no-op
-        when nothing is in flight.
-        """
-        if self._command is None or self._state in (ConnectionState.IDLE, ConnectionState.ABANDONED):
-            return
-        self._abandoned_data_phase_pending = self._state is ConnectionState.AWAITING_PROMPT or (
-            self._state is ConnectionState.AWAITING_RESPONSE and self._command.expects_connect
-        )
-        self._state = ConnectionState.ABANDONED
-        self._lines = []
-        self._held = None
-
-    def clear_abandoned(self) -> None:
-        """Stop waiting for an abandoned command's final result (back to IDLE).
-
-        A no-op unless the state is ABANDONED.
-        """
-        if self._state is ConnectionState.ABANDONED:
-            self._finish()
-
-    @property
-    def in_block(self) -> bool:
-        """A length-announced data block has started and is not complete."""
-        return self._mode is ParserMode.PAYLOAD
-
-    @property
-    def received_total(self) -> int:
-        """Bytes received so far (a driver compares it to detect silence)."""
-        return self._received_total
-
-    def abandon_block(self) -> None:
-        """Stop reading the data block in progress; back to lines.
-
-        For a driver that saw the module fall silent in the middle of a block
-        for longer than any module pauses inside one (a reset, or lost bytes):
-        counting on would eat its next lines, ``RDY`` among them, as data.
-        The block is not delivered. If the bytes counted into it so far hold
-        a ``RDY`` line, parsing resumes there (a false restart only costs a
-        reconfiguration); otherwise anything before the next LF is dropped.
-        A no-op outside a block.
-        """
-        if self._mode is not ParserMode.PAYLOAD:
-            return
-        self._mode = ParserMode.LINE
-        self._payload_needed = 0
-        self._held = None
-        restart = bytes(self._buffer).rfind(b"\r\nRDY\r\n")
-        if restart >= 0:
-            self._buffer.extract_at_most(restart)
-            self._discarding = False
-        else:
-            self._discarding = not self._buffer.skip_through_lf()
-
-    def resync(self) -> None:
-        """Recover after :class:`RemoteProtocolError`.
-
-        Drops buffered bytes up to and including the next LF (and, if none is
-        buffered yet, keeps dropping until one arrives), returns to LINE mode
-        and clears the ERROR state. A command that was in flight is abandoned:
-        its outcome is unknown, and its late final result must not reach the
-        next command.
-        """
-        if self._state is not ConnectionState.ERROR:
-            return
-        self._mode = ParserMode.LINE
-        self._payload_needed = 0
-        self._echo_remaining = 0
-        self._block_trailer_due = False
-        self._discarding = not self._buffer.skip_through_lf()
-        self._state = self._state_before_error
-        if self._command is None:
-            self._state = ConnectionState.IDLE
-        else:
-            self.abandon_command()
 
     # ------------------------------------------------------------------
     # Module to host
