@@ -49,8 +49,9 @@ Every complete line is classified in this order: the echo of the last command
 (dropped), ``+QSSLRECV: <n>``, the URCs (``+QSSLURC``, ``+QIURC``,
 ``+QSSLOPEN: <id>,<err>``, ``RDY``), final result codes, ``+CMD:`` lines (an
 information line only if the command in flight declares the prefix, else
-:class:`UnknownUrc`), then any other line (information of the command in
-flight, else :class:`UnknownUrc`). Only over-long lines, bad length headers
+:class:`UnknownUrc`), then any other line (information of a raw command in
+flight, else :class:`UnknownUrc`: the library's own commands only have
+``+CMD:`` information lines). Only over-long lines, bad length headers
 and EOF inside a payload raise :class:`RemoteProtocolError`; any other garbage
 becomes :class:`UnknownUrc`.
 
@@ -501,7 +502,9 @@ class ModemConnection(Recovery, TransparentParsing):
         state = self._state
         if command is None or state is ConnectionState.IDLE:
             return UnknownUrc(text)
-        if head is not None and not command.accepts_any_line and head not in command.info_prefixes:
+        if not command.accepts_any_line and (head is None or head not in command.info_prefixes):
+            # Only a raw command has unprefixed information lines; for the
+            # others such a line is a URC (RING, a supply-voltage warning...).
             return UnknownUrc(text)
         if state is not ConnectionState.ABANDONED:
             self._lines.append(text)

@@ -119,7 +119,7 @@ def test_prompt_not_recognised_when_not_expected() -> None:
     assert feed(conn, b"\r\n> \r\n") == [UnknownUrc(">")]
     conn2 = ModemConnection()
     conn2.send(STATE)
-    assert feed(conn2, b"\r\n>\r\nOK\r\n") == [CommandSucceeded(STATE, "OK", (">",))]
+    assert feed(conn2, b"\r\n>\r\nOK\r\n") == [UnknownUrc(">"), CommandSucceeded(STATE)]
 
 
 # ---------------------------------------------------------------------------
