@@ -538,7 +538,9 @@ class AtChannel(TransparentChannel):
                 response = await self._exchange_locked(query, None, None)
                 if isinstance(response, ev.CommandSucceeded):
                     for info in response.lines:
-                        code, text = cmd.parse_qiget_error(info)
+                        last_code, last_text = cmd.parse_qiget_error(info)
+                        if last_code != 0:  # "0,operate successfully" describes no failure
+                            code, text = last_code, last_text
         return CommandError(command.at_name, failure.result, code, text)
 
     async def _drop_dead_block(self) -> None:

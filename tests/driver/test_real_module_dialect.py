@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from quectel_aio import Modem, SSLConfig
+import pytest
+
+from quectel_aio import CommandError, Modem, SSLConfig
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
@@ -33,3 +35,17 @@ async def test_plain_vendor_urcs_inside_responses_are_not_taken_as_information(
     assert state.client_id == writer.get_extra_info("client_id")
     writer.close()
     await writer.wait_closed()
+
+
+async def test_an_error_that_qigeterror_reports_as_success_carries_no_code(
+    modem: Modem, emulator: ModemEmulator
+) -> None:
+    # A real module's AT+QIGETERROR can still say "0,operate successfully"
+    # after an SSL command answered ERROR: that is no description of the failure.
+    emulator.fail_next_command("AT+QSSLSTATE")
+    emulator.fail_next_command("AT+QIGETERROR", b"\r\n+QIGETERROR: 0,operate successfully\r\n\r\nOK\r\n")
+    with pytest.raises(CommandError) as info:
+        await modem.ssl_state(3)
+    assert info.value.result == "ERROR"
+    assert info.value.code is None
+    assert "success" not in str(info.value)
