@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import Any, Literal
 
 import structlog
@@ -52,6 +52,9 @@ from .ssl_config import SSLConfig
 from .transport import AccessMode, ModemSocketTransport, parse_access_mode
 
 __all__ = ["Modem", "PdpContext"]
+
+#: Error 563: another connection on the module holds the client ID.
+ERROR_ID_IN_USE = 563
 
 _log = structlog.get_logger("quectel_aio.modem")
 
@@ -453,24 +456,31 @@ class Modem(ModemServices):
         server = validate_hostname(host)
         pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
         host_is_name = not _is_ip(server)
-        # Build the commands now: every argument is validated before a byte is written.
-        ident = self._reserve_client_id(client_id)
-        try:
-            open_command = cmd.SslOpen(pdp, 0, ident, server, port, int(access_mode), ssl.negotiate_time)
-            ctx = await self._contexts.prepare(ssl, ssl_context_id, host_is_name, ident)
-            open_command = cmd.SslOpen(pdp, ctx, ident, server, port, int(access_mode), ssl.negotiate_time)
-            transport = await self._open_socket(
-                open_command, protocol_factory, (host, port), ctx, access_mode
-            )
-        except BaseException:
-            if ident not in self._closing_orphans:
-                self._release_client_id(ident)
-            raise
-        finally:
-            await self._contexts.handshake_over(ident)  # deletes an ephemeral client key
-        return transport, transport.get_protocol()  # type: ignore[return-value]
+        busy: set[int] = set()  # IDs held by connections the host did not open (563)
+        wire_mode = int(access_mode)
+        while True:
+            # Build the commands now: every argument is validated before a byte is written.
+            ident = self._reserve_client_id(client_id, busy)
+            try:
+                open_command = cmd.SslOpen(pdp, 0, ident, server, port, wire_mode, ssl.negotiate_time)
+                ctx = await self._contexts.prepare(ssl, ssl_context_id, host_is_name, ident)
+                open_command = cmd.SslOpen(pdp, ctx, ident, server, port, wire_mode, ssl.negotiate_time)
+                transport = await self._open_socket(
+                    open_command, protocol_factory, (host, port), ctx, access_mode
+                )
+                return transport, transport.get_protocol()  # type: ignore[return-value]
+            except BaseException as exc:
+                if ident not in self._closing_orphans:
+                    self._release_client_id(ident)
+                if client_id is not None or not (
+                    isinstance(exc, CommandError) and exc.code == ERROR_ID_IN_USE
+                ):
+                    raise
+                busy.add(ident)
+            finally:
+                await self._contexts.handshake_over(ident)  # deletes an ephemeral client key
 
-    def _reserve_client_id(self, requested: int | None) -> int:
+    def _reserve_client_id(self, requested: int | None, busy: Collection[int] = ()) -> int:
         if requested is not None:
             if (
                 isinstance(requested, bool)
@@ -483,7 +493,7 @@ class Modem(ModemServices):
             self._reserved.add(requested)
             return requested
         for candidate in range(MAX_CLIENT_ID + 1):
-            if candidate not in self._reserved:
+            if candidate not in self._reserved and candidate not in busy:
                 self._reserved.add(candidate)
                 return candidate
         raise LocalProtocolError("all 12 client IDs are in use")
@@ -506,7 +516,7 @@ class Modem(ModemServices):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[int] = loop.create_future()
         self._opening[client_id] = waiter
-        opened = False
+        opened = in_use = False
 
         def make_transport() -> ModemSocketTransport:
             return ModemSocketTransport(
@@ -553,10 +563,13 @@ class Modem(ModemServices):
                     transport._remote_close()
             opened = True
             self.log.info("socket_opened", client_id=client_id, ssl_ctx=ctx, mode=access_mode.name.lower())
+        except CommandError as exc:
+            in_use = exc.code == ERROR_ID_IN_USE  # AT+QSSLCLOSE would close the connection holding it
+            raise
         finally:
             self._opening.pop(client_id, None)
             self._early.pop(client_id, None)
-            if not opened and not self._closed:
+            if not opened and not in_use and not self._closed:
                 # Free the slot on the module: after a failed or timed-out open the
                 # Application Note asks for AT+QSSLCLOSE. Best effort. A cancelled
                 # caller does not wait for it (the abandoned open may hold the port

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from quectel_aio import CommandError, Modem, SSLConfig
+from quectel_aio import CommandError, Modem, SocketOpenError, SSLConfig
+from quectel_aio._ports import open_port
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
@@ -49,3 +52,40 @@ async def test_an_error_that_qigeterror_reports_as_success_carries_no_code(
     assert info.value.result == "ERROR"
     assert info.value.code is None
     assert "success" not in str(info.value)
+
+
+async def _previous_host_opens_client_0(device: str, server_port: int) -> None:
+    """An earlier run of the host program opened client 0 and died without closing it."""
+    port = await open_port(device)
+    try:
+        port.write(b'AT+QICSGP=1,1,"internet","","",0\r')
+        port.write(b"AT+QIACT=1\r")
+        port.write(f'AT+QSSLOPEN=1,5,0,"{ECHO_HOST}",{server_port},0\r'.encode())
+        seen = b""
+        async with asyncio.timeout(10):
+            while b"+QSSLOPEN: 0,0" not in seen:
+                seen += await port.read()
+    finally:
+        await port.aclose()
+
+
+async def test_a_client_id_the_module_already_uses_is_left_alone(
+    device: str, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    await _previous_host_opens_client_0(device, echo_server.port)
+    foreign = emulator.sockets[0]
+    async with Modem.open(device, margin=3.0) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        # Pinned to the ID in use: refused with 563, and the other connection is not closed.
+        with pytest.raises(SocketOpenError) as info:
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, client_id=0)
+        assert info.value.code == 563
+        assert emulator.sockets.get(0) is foreign
+        # Allocated: the module's answer moves the open on to a free ID.
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert writer.get_extra_info("client_id") != 0
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        assert emulator.sockets.get(0) is foreign
+        writer.close()
+        await writer.wait_closed()
