@@ -99,7 +99,7 @@ class AccessModeSwitching:
         self._data_pushed(data)
 
     def transparent_ended(self, reason: str) -> None:
-        """The port left transparent mode (``"OK"``, ``"NO CARRIER"`` or ``"FAILED"``)."""
+        """The port left transparent mode (``"OK"``, ``"NO CARRIER"``, ``"RDY"`` or ``"FAILED"``)."""
         if self._mode is AccessMode.TRANSPARENT:
             self._set_mode(AccessMode.BUFFER)  # after +++ the module keeps the socket in buffer mode
         if reason == "NO CARRIER":

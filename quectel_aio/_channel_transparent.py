@@ -34,7 +34,7 @@ class TransparentSession(Protocol):
         """Raw socket bytes arrived."""
 
     def transparent_ended(self, reason: str) -> None:
-        """The port is back in command mode (``"OK"`` or ``"NO CARRIER"``)."""
+        """The port is back in command mode (``"OK"``, ``"NO CARRIER"`` or ``"RDY"``)."""
 
 
 class TransparentChannel:
@@ -165,8 +165,9 @@ class TransparentChannel:
         """Leave transparent mode: silence, ``+++``, silence, then ``OK``.
 
         Returns:
-            ``"OK"`` (the socket stays open in buffer access mode) or
-            ``"NO CARRIER"`` (the connection ended meanwhile).
+            ``"OK"`` (the socket stays open in buffer access mode),
+            ``"NO CARRIER"`` (the connection ended meanwhile) or ``"RDY"``
+            (the module restarted meanwhile).
 
         Raises:
             ModemUnavailable: no answer to ``+++``; the channel is failed,

@@ -187,8 +187,9 @@ class TransparentEnded(Event):
     """Transparent mode ended; the port carries AT commands again.
 
     ``reason`` is ``"OK"`` (the ``+++`` escape was accepted; the connection
-    stays open in buffer access mode) or ``"NO CARRIER"`` (the connection
-    ended; it waits for ``AT+QSSLCLOSE``).
+    stays open in buffer access mode), ``"NO CARRIER"`` (the connection
+    ended; it waits for ``AT+QSSLCLOSE``) or ``"RDY"`` (the module restarted;
+    :class:`ModemReady` follows).
     """
 
     client_id: int

@@ -5,6 +5,9 @@ the only way to see the module take the port back is an in-band result code
 framed by CR LF:
 
 * ``\\r\\nNO CARRIER\\r\\n`` - the connection ended (always watched for);
+* ``\\r\\nRDY\\r\\n`` - the module restarted, which ends every connection and
+  transparent mode with it (always watched for; the line is then parsed as
+  the restart URC);
 * ``\\r\\nOK\\r\\n`` - the ``+++`` escape was accepted (watched for only after
   the host sent ``+++``).
 
@@ -32,11 +35,12 @@ __all__ = ["ESCAPE_OK", "NO_CARRIER", "TransparentParsing", "held_prefix_length"
 
 NO_CARRIER = b"\r\nNO CARRIER\r\n"
 ESCAPE_OK = b"\r\nOK\r\n"
-_LONGEST = max(len(NO_CARRIER), len(ESCAPE_OK))
+RESTARTED = b"\r\nRDY\r\n"
+_LONGEST = max(len(NO_CARRIER), len(ESCAPE_OK), len(RESTARTED))
 
 
 #: Every byte that occurs in a terminator: a tail ending in anything else holds nothing.
-_TERMINATOR_BYTES = frozenset(NO_CARRIER + ESCAPE_OK)
+_TERMINATOR_BYTES = frozenset(NO_CARRIER + ESCAPE_OK + RESTARTED)
 
 
 def held_prefix_length(tail: bytes, terminators: tuple[bytes, ...]) -> int:
@@ -53,13 +57,13 @@ def held_prefix_length(tail: bytes, terminators: tuple[bytes, ...]) -> int:
 
 
 def split_raw(
-    buffer: ReceiveBuffer, terminators: tuple[bytes, ...], release_tail: bool
+    buffer: ReceiveBuffer, terminators: tuple[bytes, ...], release_tail: bool, keep: bytes = b""
 ) -> tuple[bytes, bytes | None]:
     """Take raw data from the front of ``buffer``.
 
     Returns:
         ``(b"", terminator)`` when the buffer starts with a terminator (it is
-        removed); otherwise ``(data, None)``: the bytes before the first
+        removed, unless it is ``keep``: that one is parsed next as a line); otherwise ``(data, None)``: the bytes before the first
         buffered terminator, or, when none is buffered, everything except a
         held-back partial terminator at the tail (all of it if
         ``release_tail``).
@@ -73,7 +77,8 @@ def split_raw(
     if found is not None:
         if first:
             return buffer.extract_at_most(first), None
-        buffer.extract_at_most(len(found))
+        if found != keep:
+            buffer.extract_at_most(len(found))
         return b"", found
     size = len(buffer)
     hold = 0 if release_tail else held_prefix_length(buffer.tail(_LONGEST), terminators)
@@ -143,8 +148,11 @@ class TransparentParsing:
         if not self._buffer:
             self._release_tail = False
             return self._at_end()
-        terminators = (NO_CARRIER, ESCAPE_OK) if self._state is ConnectionState.ESCAPING else (NO_CARRIER,)
-        data, terminator = split_raw(self._buffer, terminators, self._release_tail or self._eof)
+        if self._state is ConnectionState.ESCAPING:
+            terminators: tuple[bytes, ...] = (NO_CARRIER, RESTARTED, ESCAPE_OK)
+        else:
+            terminators = (NO_CARRIER, RESTARTED)
+        data, terminator = split_raw(self._buffer, terminators, self._release_tail or self._eof, RESTARTED)
         client = self._raw_client
         if terminator is not None:
             self._mode = ParserMode.LINE

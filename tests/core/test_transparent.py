@@ -16,10 +16,12 @@ from quectel_aio._events import (
     CommandFailed,
     CommandSucceeded,
     Event,
+    ModemReady,
     SslClosed,
     SslDataAvailable,
     TransparentData,
     TransparentEnded,
+    UnknownUrc,
 )
 from quectel_aio._raw_mode import held_prefix_length
 
@@ -62,6 +64,26 @@ def test_connect_enters_transparent_and_no_carrier_ends_it() -> None:
         TransparentData(3, payload),
         TransparentEnded(3, "NO CARRIER"),
         SslDataAvailable(5),
+    ]
+    assert_raw_split_invariant(steps, expected)
+
+
+@pytest.mark.parametrize("escaping", [False, True])
+def test_a_module_restart_ends_the_session_and_is_reported(escaping: bool) -> None:
+    # A reset module prints RDY and its boot URCs in command mode: never data of the socket.
+    payload = b"RDY\r\n \r\nRD\x00"
+    steps: list[Step] = [Send(OPEN), Rx(b"\r\nCONNECT\r\n" + payload)]
+    if escaping:
+        steps.append(Escape())
+    steps += [Rx(b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n"), Send(Attention()), Rx(b"\r\nOK\r\n")]
+    expected: list[Event] = [
+        CommandSucceeded(OPEN, "CONNECT", (), None),
+        TransparentData(3, payload),
+        TransparentEnded(3, "RDY"),
+        ModemReady(),
+        UnknownUrc("+CFUN: 1"),
+        UnknownUrc("+CPIN: READY"),
+        CommandSucceeded(Attention()),
     ]
     assert_raw_split_invariant(steps, expected)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from quectel_aio import CommandError, Modem, SocketOpenError, SSLConfig
+from quectel_aio import CommandError, Modem, SocketBroken, SocketOpenError, SSLConfig
 from quectel_aio._ports import open_port
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 
@@ -89,3 +89,21 @@ async def test_a_client_id_the_module_already_uses_is_left_alone(
         assert emulator.sockets.get(0) is foreign
         writer.close()
         await writer.wait_closed()
+
+
+async def test_a_restart_during_a_transparent_session_ends_it(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    writer.write(b"ping")
+    assert await reader.readexactly(4) == b"ping"
+    emulator.restart()  # the module prints RDY (and its boot URCs) on the port, now in command mode
+    async with asyncio.timeout(10):
+        with pytest.raises(SocketBroken, match="restart"):
+            await reader.read(100)  # never the module's RDY line as data from the peer
+        # The port is no longer held by the gone session: commands go through.
+        assert await modem.ssl_state() == []
+    assert modem.boot_epoch == 1
+    writer.close()
