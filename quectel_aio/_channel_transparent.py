@@ -161,6 +161,26 @@ class TransparentChannel:
         """Read the port again."""
         self._read_gate.set()
 
+    async def escape_stale_data_mode(self) -> None:
+        """Type ``+++`` between guard times for a module that answers no ``AT``.
+
+        A module left in transparent mode (by an earlier run of the host
+        program) takes every command for its peer; ``+++`` brings it back to
+        command mode, and its ``OK`` is read as an unsolicited line before the
+        port is handed on. A module that was in command mode after all holds
+        ``+++`` as the start of a command line: the next ``AT`` fails and clears it.
+        """
+        self._check_usable()
+        await self._lock.acquire()
+        try:
+            silence = self.escape_guard_time * 1.1 + 0.05
+            await asyncio.sleep(silence)
+            self.log.warning("escaping_stale_data_mode")
+            self._port.write(b"+++")
+            await asyncio.sleep(silence + self._margin)  # the guard time, then the module's OK
+        finally:
+            self._lock.release()
+
     async def escape_transparent(self) -> str:
         """Leave transparent mode: silence, ``+++``, silence, then ``OK``.
 

@@ -151,7 +151,8 @@ class Modem(ModemServices):
             urc_port: if set, ``AT+QURCCFG="urcport","<port>"`` is sent at
                 start (``"uart1"`` for the main UART, ``"usbat"`` for USB).
             pdp_context_id: PDP context used by sockets unless pinned.
-            probe_attempts: how many ``AT`` probes to try at start.
+            probe_attempts: ``AT`` probes to try at start, plus one after
+                ``+++`` (typed when the first three go unanswered: left transparent?).
             escape_guard_time: seconds of silence the module needs before and
                 after ``+++`` to leave transparent mode (1 s on the EC200U).
             dtr_escape: leave transparent mode by dropping DTR (``AT&D1`` is
@@ -204,14 +205,16 @@ class Modem(ModemServices):
             await modem.aclose()
 
     async def _initialise(self, probe_attempts: int = 10) -> None:
-        for attempt in range(probe_attempts):
+        for attempt in range(probe_attempts + 1):
+            if attempt == min(3, probe_attempts):
+                await self._channel.escape_stale_data_mode()  # left transparent by an earlier run?
             try:
                 await self._channel.execute(cmd.Attention(), timeout=1.0)
                 break
             except (CommandTimeout, CommandError):
                 self.log.info("probe_unanswered", attempt=attempt + 1)
         else:
-            raise ModemUnavailable(f"no answer to AT on {self._port.name} after {probe_attempts} probes")
+            raise ModemUnavailable(f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++")
         await self._channel.execute(cmd.SetEcho(False))
         if not self._channel.payload_echo:
             # Payload echo is the factory default of AT+QISDE on Quectel's
@@ -472,9 +475,8 @@ class Modem(ModemServices):
             except BaseException as exc:
                 if ident not in self._closing_orphans:
                     self._release_client_id(ident)
-                if client_id is not None or not (
-                    isinstance(exc, CommandError) and exc.code == ERROR_ID_IN_USE
-                ):
+                in_use = isinstance(exc, CommandError) and exc.code == ERROR_ID_IN_USE
+                if client_id is not None or not in_use:
                     raise
                 busy.add(ident)
             finally:

@@ -8,9 +8,14 @@ import pytest
 
 from quectel_aio import CommandError, Modem, SocketBroken, SocketOpenError, SSLConfig
 from quectel_aio._ports import open_port
-from quectel_aio.testing import ModemEmulator, TlsTestServer
+from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, escape_guard_time=0.2)
 
 
 async def test_plain_vendor_urcs_inside_responses_are_not_taken_as_information(
@@ -107,3 +112,27 @@ async def test_a_restart_during_a_transparent_session_ends_it(
         assert await modem.ssl_state() == []
     assert modem.boot_epoch == 1
     writer.close()
+
+
+async def test_a_module_left_in_transparent_mode_is_taken_back_at_start(
+    device: str, emulator: ModemEmulator, echo_server: TlsTestServer
+) -> None:
+    # An earlier run of the host program died with client 0 transparent: the
+    # module still takes every byte for the peer and answers no AT command.
+    port = await open_port(device)
+    try:
+        port.write(b'AT+QICSGP=1,1,"internet","","",0\r')
+        port.write(b"AT+QIACT=1\r")
+        port.write(f'AT+QSSLOPEN=1,5,0,"{ECHO_HOST}",{echo_server.port},2\r'.encode())
+        seen = b""
+        async with asyncio.timeout(10):
+            while b"CONNECT" not in seen:
+                seen += await port.read()
+    finally:
+        await port.aclose()
+    async with (
+        asyncio.timeout(30),
+        Modem.open(device, margin=0.5, escape_guard_time=0.2, probe_attempts=2) as modem,
+    ):
+        [state] = await modem.ssl_state()
+        assert (state.client_id, state.socket_state) == (0, 2)  # the connection itself is left alone
