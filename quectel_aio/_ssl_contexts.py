@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from . import _commands as cmd
 from ._channel import AtChannel
-from ._errors import LocalProtocolError, QuectelError, SocketBroken
+from ._errors import CommandError, LocalProtocolError, QuectelError, SocketBroken
 from ._grammar import MAX_SSL_CONTEXT_ID
 from ._ufs import delete_file, list_files, upload_file
 from .ssl_config import SSLConfig
@@ -160,11 +160,25 @@ class SslContextTable:
             await set_module_clock(channel)
             self._clock_epoch = epoch
         settings = ssl.settings(host_is_name=host_is_name)
+        refused: set[str] = set()
         for item, value in settings.items():
-            await channel.execute(cmd.SslConfigure(item, ctx, value))
+            try:
+                await channel.execute(cmd.SslConfigure(item, ctx, value))
+            except CommandError:
+                if not _inert_when_unknown(item, value):
+                    raise
+                refused.add(item)
         # Read every item back: a restart in between would silently reset them.
         for item, value in settings.items():
-            result = await channel.execute(cmd.SslConfigure(item, ctx))
+            try:
+                result = await channel.execute(cmd.SslConfigure(item, ctx))
+            except CommandError:
+                if item not in refused:
+                    raise
+                # Firmware older than the note's v1.2 lacks the item, and without
+                # it the module does what this value asks.
+                channel.log.info("ssl_setting_unknown_to_module", item=item, value=value)
+                continue
             actual: object = None
             for line in result.lines:
                 actual = cmd.parse_cfg_line(line)[2]
@@ -192,6 +206,12 @@ class SslContextTable:
             if present.get(bare) == len(data):
                 continue  # content-addressed name: same name and size means same bytes
             await upload_file(self._channel, name, data, overwrite=bare in present)
+
+
+def _inert_when_unknown(item: str, value: int | str) -> bool:
+    """An item added in v1.2 of the note, set to what firmware without it does."""
+    # "dtlsversion" only matters with "dtls" 1, which is never written.
+    return item == "dtlsversion" or (item == "session_cache" and value == 0)
 
 
 def _same_setting(item: str, wanted: int | str, actual: object) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from quectel_aio import CommandError, Modem, SocketBroken, SocketOpenError, SSLConfig
 from quectel_aio._ports import open_port
-from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
+from quectel_aio.testing import CertificateAuthority, EmulatorConfig, ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
 
@@ -136,3 +136,43 @@ async def test_a_module_left_in_transparent_mode_is_taken_back_at_start(
     ):
         [state] = await modem.ssl_state()
         assert (state.client_id, state.socket_state) == (0, 2)  # the connection itself is left alone
+
+
+@pytest.mark.parametrize("session_cache", [False, True])
+async def test_firmware_without_the_v1_2_items_opens_unless_one_is_needed(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ca: CertificateAuthority,
+    session_cache: bool,
+) -> None:
+    # Firmware older than the note's v1.2 knows neither "dtlsversion" nor "session_cache".
+    for item in ("dtlsversion", "session_cache"):
+        for _ in range(2):  # the write and the read-back
+            emulator.fail_next_command(f'+QSSLCFG="{item}"')
+    ssl = SSLConfig(cafile=ca.cert_pem, session_cache=session_cache)
+    if session_cache:  # asked for, and refused: never silently without it
+        with pytest.raises(CommandError):
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl)
+        return
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl)
+    writer.write(b"ping")
+    assert await reader.readexactly(4) == b"ping"
+    assert emulator.ssl_contexts[writer.get_extra_info("quectel_ssl_ctx")].seclevel == 1
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_refused_write_of_an_item_the_module_knows_is_still_verified(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ca: CertificateAuthority
+) -> None:
+    _reader, writer = await modem.open_connection(
+        ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=ca.cert_pem, session_cache=True), ssl_context_id=2
+    )
+    writer.close()
+    await writer.wait_closed()
+    emulator.fail_next_command('+QSSLCFG="session_cache",2,0')  # the write only: the item exists
+    with pytest.raises(SocketBroken, match="session_cache"):
+        await modem.open_connection(
+            ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=ca.cert_pem), ssl_context_id=2
+        )
