@@ -202,7 +202,9 @@ def _encode_param(param: Param) -> str:
     raise LocalProtocolError(f"unsupported parameter type {type(param).__name__}")
 
 
-_NAME_RE = re.compile(r"^(AT)?([+&][A-Z]+|[A-Z&]\d*|)$")
+# ``\Z``, not ``$``: ``$`` also matches before a trailing newline, which would let
+# "name\n" through every validator below.
+_NAME_RE = re.compile(r"^(AT)?([+&][A-Z]+|[A-Z&]\d*|)\Z")
 
 
 def format_command(name: str, params: Sequence[Param] = (), *, query: bool = False) -> bytes:
@@ -237,7 +239,7 @@ def format_command(name: str, params: Sequence[Param] = (), *, query: bool = Fal
 # Validators for strings that end up inside command lines
 # ---------------------------------------------------------------------------
 
-_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 #: Longest server address accepted (DNS limit; the module's own limit is unknown).
 MAX_HOSTNAME_LENGTH = 253
 
@@ -255,9 +257,15 @@ def validate_hostname(host: str) -> str:
         raise LocalProtocolError("host must be a non-empty str")
     candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(candidate)
     except ValueError:
         pass
+    else:
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+            # A scope ID ("fe80::1%eth0") names a host interface, means nothing to
+            # the module and may hold any character at all.
+            raise LocalProtocolError(f"host {host!r}: IPv6 scope IDs are not accepted")
+        return str(address)
     try:
         ascii_host = candidate.encode("idna").decode("ascii")
     except UnicodeError as exc:
@@ -282,7 +290,7 @@ def validate_hostname(host: str) -> str:
     return ascii_host
 
 
-_FILENAME_RE = re.compile(r"^(?:(UFS|RAM):)?([A-Za-z0-9_.-]{1,80})$")
+_FILENAME_RE = re.compile(r"^(?:(UFS|RAM):)?([A-Za-z0-9_.-]{1,80})\Z")
 
 
 def validate_filename(name: str) -> str:

@@ -170,9 +170,10 @@ def test_invalid_or_unsupported_values_raise_before_anything_is_sent(
     assert needle in str(info.value)
 
 
-def test_module_paths_are_validated() -> None:
+@pytest.mark.parametrize("path", ['UFS:ca.pem",1;+QFDEL="*', "UFS:ca.pem\n", "ca.pem\n"])
+def test_module_paths_are_validated(path: str) -> None:
     with pytest.raises(LocalProtocolError):
-        SSLConfig(ca_module_path='UFS:ca.pem",1;+QFDEL="*')
+        SSLConfig(ca_module_path=path)
 
 
 def test_values_are_normalised_to_their_enums() -> None:

@@ -43,6 +43,11 @@ INJECTIONS = [
     "",
     "a" * 64 + ".test",
     "a." * 130 + "test",
+    "echo.test\n",
+    "echo.test\r",
+    "127.0.0.1\n",
+    "fe80::1%eth0",
+    'fe80::1%a",443,0\rAT+QFDEL="*"',
 ]
 
 
@@ -90,6 +95,8 @@ async def test_injection_in_pdp_settings_is_refused(
         "c\u00e4.pem",
         "c" * 81,
         "",
+        "ca.pem\n",
+        "UFS:ca.pem\n",
     ],
 )
 async def test_injection_in_file_names_is_refused(modem: Modem, emulator: ModemEmulator, name: str) -> None:
@@ -100,7 +107,18 @@ async def test_injection_in_file_names_is_refused(modem: Modem, emulator: ModemE
 
 @pytest.mark.parametrize(
     "line",
-    ['ATI\rAT+QFDEL="*"', "ATI\n", "AT\x1a", "AT\x1b", "AT\x00", 'AT+CGDCONT=1,"\u00e4"', "I", "", "+QFDEL"],
+    [
+        'ATI\rAT+QFDEL="*"',
+        "ATI\n",
+        "AT+QFDEL\n",
+        "AT\x1a",
+        "AT\x1b",
+        "AT\x00",
+        'AT+CGDCONT=1,"\u00e4"',
+        "I",
+        "",
+        "+QFDEL",
+    ],
 )
 async def test_injection_in_raw_commands_is_refused(modem: Modem, emulator: ModemEmulator, line: str) -> None:
     await _refused(emulator, lambda: modem.command(line))
