@@ -14,7 +14,10 @@ means same bytes; every upload's size and XOR checksum verified), sets the
 module clock when certificate dates are checked, writes every item and **reads
 every item back**. A module restart bumps the epoch: nothing configured before
 it counts, because the module forgets QSSLCFG and falls back to verifying
-nothing.
+nothing. A context reused within an epoch is read back again before each open:
+a restart whose ``RDY`` went to another port (``urcport``) or was lost leaves
+the epoch unchanged, and the read-back is what catches it (the context is then
+written again, and the clock set again).
 
 Client keys can be ephemeral (``SSLConfig(delete_key_after_handshake=True)``):
 every open that uses such a key holds it from :meth:`SslContextTable.prepare`
@@ -65,6 +68,8 @@ class SslContextTable:
         self._sync_clock = sync_clock
         self._slots: dict[int, _Slot] = {}
         self._clock_epoch = -1
+        #: v1.2 items this firmware refused to set, at a value that needs no setting.
+        self._unknown_items: set[str] = set()
         #: client ID -> the ephemeral client key its open holds on the module.
         self._key_holders: dict[int, str] = {}
         #: Ephemeral keys: deleted after each handshake, uploaded again before the next.
@@ -112,12 +117,22 @@ class SslContextTable:
             else:
                 ctx = self._pick(key, epoch)
             slot = self._slots.get(ctx)
-            if slot is None or slot.key != key or slot.epoch != epoch:
+            reuse = slot is not None and slot.key == key and slot.epoch == epoch
+            if reuse:
+                if client_id in self._key_holders:
+                    await self._ensure_credentials(ssl)  # an ephemeral key was deleted after use
+                mismatch = await self._read_back(ctx, ssl.settings(host_is_name=host_is_name), self._unknown_items)
+                if mismatch is not None:
+                    # A restart whose RDY went to another port (urcport) or was
+                    # lost: the module has forgotten the context, and its clock.
+                    self._channel.log.warning("ssl_context_reset", ssl_ctx=ctx, mismatch=mismatch)
+                    self._clock_epoch = -1
+                    reuse = False
+            if not reuse:
                 await self._configure(ctx, ssl, host_is_name, epoch)
                 slot = _Slot(key, epoch, set() if slot is None else slot.users)
                 self._slots[ctx] = slot
-            elif client_id in self._key_holders:
-                await self._ensure_credentials(ssl)  # an ephemeral key was deleted after use
+            assert slot is not None
             slot.users.add(client_id)
             return ctx
 
@@ -168,28 +183,37 @@ class SslContextTable:
                 if not _inert_when_unknown(item, value):
                     raise
                 refused.add(item)
+        self._unknown_items |= refused
         # Read every item back: a restart in between would silently reset them.
+        mismatch = await self._read_back(ctx, settings, refused)
+        if mismatch is not None:
+            raise SocketBroken(f"SSL context {ctx}: {mismatch} (did the module restart?)")
+        if epoch != self._current_epoch():
+            raise SocketBroken("the module restarted while its SSL context was being configured")
+        channel.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=int(ssl.security_level), epoch=epoch)
+
+    async def _read_back(self, ctx: int, settings: dict[str, int | str], unknown: set[str]) -> str | None:
+        """Query every item of ``ctx``; describe the first that differs from ``settings``.
+
+        An item in ``unknown`` (its write was refused, and its value is what
+        firmware without it does) may be refused on reading too.
+        """
         for item, value in settings.items():
             try:
-                result = await channel.execute(cmd.SslConfigure(item, ctx))
+                result = await self._channel.execute(cmd.SslConfigure(item, ctx))
             except CommandError:
-                if item not in refused:
+                if item not in unknown:
                     raise
                 # Firmware older than the note's v1.2 lacks the item, and without
                 # it the module does what this value asks.
-                channel.log.info("ssl_setting_unknown_to_module", item=item, value=value)
+                self._channel.log.info("ssl_setting_unknown_to_module", item=item, value=value)
                 continue
             actual: object = None
             for line in result.lines:
                 actual = cmd.parse_cfg_line(line)[2]
             if not _same_setting(item, value, actual):
-                raise SocketBroken(
-                    f"SSL context {ctx}: {item} reads back as {actual!r}, expected {value!r} "
-                    "(did the module restart?)"
-                )
-        if epoch != self._current_epoch():
-            raise SocketBroken("the module restarted while its SSL context was being configured")
-        channel.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=int(ssl.security_level), epoch=epoch)
+                return f"{item} reads back as {actual!r}, expected {value!r}"
+        return None
 
     async def _ensure_credentials(self, ssl: SSLConfig) -> None:
         uploads = [

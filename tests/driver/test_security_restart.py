@@ -157,3 +157,26 @@ async def test_no_open_reaches_the_module_at_its_default_seclevel(
     assert 0 not in recorder.seclevels, recorder.seclevels
     expected = 2 if extra else 1
     assert set(recorder.seclevels) == {expected}
+
+
+async def test_a_restart_whose_rdy_goes_to_another_port_never_opens_unverified(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ca: CertificateAuthority,
+    recorder: OpenRecorder,
+) -> None:
+    """``RDY`` follows ``urcport``: a UART host with ``urcport="usbat"`` never sees it.
+
+    The reused context must still be checked before the next open, because the
+    module has forgotten its settings and would accept any server.
+    """
+    config = SSLConfig(cafile=ca.cert_pem)
+    assert await _open_once(modem, echo_server.port, config)
+    await modem.command('AT+QURCCFG="urcport","usbat"')  # stored in NVRAM, survives the restart
+    emulator.restart()
+    assert await _open_once(modem, echo_server.port, config)
+    assert modem.boot_epoch == 0  # the restart itself went unseen
+    assert recorder.seclevels == [1, 1]
+    assert await _open_once(modem, echo_server.port, config)
+    assert recorder.seclevels == [1, 1, 1]
