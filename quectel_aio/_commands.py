@@ -57,6 +57,7 @@ from ._grammar import (
     validate_filename,
     validate_hostname,
 )
+from ._raw_command import Raw
 from ._replies import (
     PdpInfo,
     SslStateInfo,
@@ -121,57 +122,6 @@ __all__ = [
 def _data_command_line(name: str, client_id: int, length: int) -> bytes:
     """The line of a data command (hot path: the same few lines over and over)."""
     return format_command(name, [client_id, length])
-
-
-#: Commands whose data phase the core must know about to stay in step.
-_DATA_PHASE_PREFIXES = ("AT+QSSLSEND=", "AT+QISEND=", "AT+QFUPL=", "ATD")
-
-
-def _data_mode_reason(line: str) -> str | None:
-    """Why a raw line would put the port in a state the core does not track."""
-    if line in ("ATO", "ATO0"):
-        return "enter transparent mode (ATO)"
-    if line.startswith(_DATA_PHASE_PREFIXES):
-        return f"start a data phase ({line.partition('=')[0]})"
-    if line.startswith(("AT+QSSLOPEN=", "AT+QIOPEN=", "AT+QISWTMD=")) and line.endswith(",2"):
-        return "open a socket in transparent mode"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Raw(Command):
-    """Any command line (escape hatch). Every non-URC line is its information.
-
-    The line must start with ``AT`` and contain printable ASCII only.
-    """
-
-    line: str
-    timeout: float = 5.0
-
-    at_name: ClassVar[str] = "AT"
-    accepts_any_line: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        line = _str(self.line, "raw command line")
-        if line[:2].upper() != "AT":
-            raise LocalProtocolError("a raw command line must start with AT")
-        # Printable ASCII is exactly what isascii() and isprintable() both accept.
-        printable = line.isascii() and line.isprintable()
-        for index, char in enumerate(() if printable else line):
-            if not 0x20 <= ord(char) <= 0x7E:
-                raise LocalProtocolError(
-                    f"raw command line contains a control or non-ASCII character "
-                    f"(U+{ord(char):04X}) at index {index}"
-                )
-        timeout = self.timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
-            raise LocalProtocolError("timeout must be a positive number of seconds")
-        reason = _data_mode_reason(line.upper().replace(" ", ""))
-        if reason is not None:
-            raise LocalProtocolError(f"a raw command line cannot {reason}; use the Modem API")
-
-    def encode(self) -> bytes:
-        return self.line.encode("ascii") + b"\r"
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,11 +295,43 @@ def test_parse_malformed(parse: object, line: str) -> None:
         'AT+QFUPL="a.pem",10',
         'AT+QSSLOPEN=1,0,1,"a.test",443,2',
         "ATD*99#",
+        # Every command of a concatenated line counts, not only the first.
+        'AT;+QFUPL="a.pem",10',
+        "ATE0;+QSSLSEND=1,10",
+        "ate0;+qisend=0,5",
+        'AT+CSQ;+QSSLOPEN=1,0,1,"a.test",443,2',
+        "AT+CSQ;+QISWTMD=1,2",
+        "ATE0O",
+        "ATE0 O",
+        "ATS0=0O0",
+        "AT+CSQ;D*99#",
+        "ATE0D*99#",
+        "ATA",
+        # Other spellings of access mode 2.
+        'AT+QSSLOPEN=1,0,1,"a.test",443,02',
+        'AT+QSSLOPEN=1,0,1,"a.test",443, 2',
+        # A download's raw bytes are not lines.
+        'AT+QFDWL="UFS:key.pem"',
+        'AT+CSQ;+QFDWL="UFS:key.pem"',
     ],
 )
 def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
     with pytest.raises(LocalProtocolError, match="Modem API"):
         c.Raw(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "AT+IPR=921600;&W",
+        'AT+QICSGP=1,1,"a;+QFUPL=1",""',
+        'AT+QSSLOPEN=1,0,1,"a.test",443,12',
+        "ATE0Q0V1",
+        "AT+CSQ;+CREG?",
+    ],
+)
+def test_raw_allows_concatenated_commands_without_a_data_phase(line: str) -> None:
+    assert c.Raw(line).encode() == line.encode() + b"\r"
 
 
 def test_raw_allows_buffer_mode_open_and_queries() -> None:

@@ -1,0 +1,130 @@
+"""The raw command line (``Modem.command``): what it may and may not start.
+
+Theory of operation
+-------------------
+A raw line is sent as it is, so the core cannot know what each command in it
+does. It refuses every line that would put the port into a state the core
+does not track: a data phase (``AT+QSSLSEND``, ``AT+QISEND``, ``AT+QFUPL``,
+``ATD``), a download whose raw file bytes would be read as response lines and
+URCs (``AT+QFDWL``), or transparent mode (``ATO``, an open or switch in access
+mode 2).
+
+One line can hold several commands (V.250): extended commands are separated
+by ``;`` and basic commands follow each other with no separator at all
+(``ATE0O``). The line is therefore split into its commands first, honouring
+quotes, and every command is checked, not only the first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ._command_base import Command, _str
+from ._errors import LocalProtocolError
+
+__all__ = ["Raw", "split_commands"]
+
+#: Extended commands that start a phase the core must know about to stay in step.
+_DATA_PHASE_PREFIXES = ("+QSSLSEND=", "+QISEND=", "+QFUPL=")
+#: Extended commands whose last parameter is an access mode (2 = transparent).
+_ACCESS_MODE_PREFIXES = ("+QSSLOPEN=", "+QIOPEN=", "+QISWTMD=")
+_TRANSPARENT_LAST_FIELD = re.compile(r",0*2\Z")
+#: One basic command: ``S<n>=<v>``/``S<n>?``, or a letter (``&`` optional) and digits.
+_BASIC = re.compile(r"S\d+(?:=\d*|\?)|&?[A-Z]\d*")
+
+
+def split_commands(line: str) -> list[str]:
+    """Split a command line into its commands, without ``AT``.
+
+    Outside quotes, letters are upper-cased and spaces dropped; quoted text is
+    kept as it is (a ``;`` inside quotes separates nothing).
+    A basic command that cannot be parsed ends the split; the module rejects
+    such a line as a whole.
+    """
+    body = line[2:]
+    segments: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in body:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "; ":
+            if char == ";":
+                segments.append("".join(current))
+                current = []
+            continue
+        current.append(char if quoted else char.upper())
+    segments.append("".join(current))
+    commands: list[str] = []
+    for segment in segments:
+        rest = segment
+        while rest and not rest.startswith("+"):
+            if rest.startswith("D"):
+                commands.append(rest)  # a dial string runs to the end of its command
+                rest = ""
+                break
+            match = _BASIC.match(rest)
+            if match is None:
+                break
+            commands.append(match.group())
+            rest = rest[match.end() :]
+        if rest.startswith("+"):
+            commands.append(rest)
+    return commands
+
+
+def _data_mode_reason(command: str) -> str | None:
+    """Why one command (as :func:`split_commands` returns it) would desynchronise the core."""
+    if command in ("O", "O0"):
+        return "enter transparent mode (ATO)"
+    if command in ("A", "A0"):
+        return "answer a call into data mode (ATA)"
+    if command.startswith("D"):
+        return "start a data phase (ATD)"
+    if command.startswith(_DATA_PHASE_PREFIXES):
+        return f"start a data phase (AT{command.partition('=')[0]})"
+    if command.startswith("+QFDWL="):
+        return "download a file (AT+QFDWL): its raw bytes would be parsed as responses and URCs"
+    if command.startswith(_ACCESS_MODE_PREFIXES) and _TRANSPARENT_LAST_FIELD.search(command):
+        return "open a socket in transparent mode"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Raw(Command):
+    """Any command line (escape hatch). Every non-URC line is its information.
+
+    The line must start with ``AT`` and contain printable ASCII only; no
+    command in it may start a data phase, a download or transparent mode.
+    """
+
+    line: str
+    timeout: float = 5.0
+
+    at_name: ClassVar[str] = "AT"
+    accepts_any_line: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        line = _str(self.line, "raw command line")
+        if line[:2].upper() != "AT":
+            raise LocalProtocolError("a raw command line must start with AT")
+        # Printable ASCII is exactly what isascii() and isprintable() both accept.
+        printable = line.isascii() and line.isprintable()
+        for index, char in enumerate(() if printable else line):
+            if not 0x20 <= ord(char) <= 0x7E:
+                raise LocalProtocolError(
+                    f"raw command line contains a control or non-ASCII character "
+                    f"(U+{ord(char):04X}) at index {index}"
+                )
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
+            raise LocalProtocolError("timeout must be a positive number of seconds")
+        for command in split_commands(line):
+            reason = _data_mode_reason(command)
+            if reason is not None:
+                raise LocalProtocolError(f"a raw command line cannot {reason}; use the Modem API")
+
+    def encode(self) -> bytes:
+        return self.line.encode("ascii") + b"\r"
