@@ -76,6 +76,11 @@ def _read_credential(source: CredentialSource | None, what: str) -> bytes | None
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
+        if isinstance(source, str) and ("-----BEGIN" in source or "\n" in source):
+            # PEM text given where a path belongs: never echo it (it may be a key).
+            raise SecurityConfigError(
+                f"{what} holds PEM text, not a path: pass the PEM as bytes (text.encode()) or a file path"
+            )
         path = Path(source)
         try:
             data = path.read_bytes()

@@ -176,6 +176,17 @@ def test_module_paths_are_validated(path: str) -> None:
         SSLConfig(ca_module_path=path)
 
 
+@pytest.mark.parametrize("name", ["cafile", "certfile", "keyfile"])
+def test_pem_text_given_as_a_path_is_refused_without_being_echoed(name: str) -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
+    config: dict[str, Any] = {"cafile": CA, "certfile": b"cert", "keyfile": b"key", name: pem}
+    with pytest.raises(SecurityConfigError) as info:
+        SSLConfig(**config)
+    assert name in str(info.value)
+    assert "c2VjcmV0" not in str(info.value)
+    assert "c2VjcmV0" not in repr(info.value)
+
+
 def test_values_are_normalised_to_their_enums() -> None:
     config = _quiet(ciphersuite=0xC030, ignore_cert_items=0, dtls_version=1)
     assert config.cipher_suite is CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
