@@ -210,7 +210,9 @@ class SslContextTable:
                 continue
             actual: object = None
             for line in result.lines:
-                actual = cmd.parse_cfg_line(line)[2]
+                answered_item, answered_ctx, answered = cmd.parse_cfg_line(line)
+                if answered_item.lower() == item and answered_ctx == ctx:
+                    actual = answered  # a line about another item or context proves nothing
             if not _same_setting(item, value, actual):
                 return f"{item} reads back as {actual!r}, expected {value!r}"
         return None

@@ -253,3 +253,35 @@ async def test_a_read_back_that_differs_stops_the_open(
         await modem.open_connection(ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=ca.cert_pem))
     assert item in str(info.value)
     assert count(emulator, "+QSSLOPEN") == 0
+
+
+@pytest.mark.parametrize("answer", ["another context", "another item"])
+async def test_a_read_back_line_for_another_context_or_item_stops_the_open(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ca: CertificateAuthority,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+) -> None:
+    """The value must come from the line about the item and context that were asked for.
+
+    Here the module's reply names a context (or item) holding seclevel 1 while
+    the context asked about was left at seclevel 0.
+    """
+    original = HANDLERS["+QSSLCFG"]
+
+    async def confused(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+        if command.params[:1] == ("seclevel",):
+            ctx = command.params[1]
+            if len(command.params) == 3:
+                return b"\r\nOK\r\n"  # the write is acknowledged and ignored
+            line = f'"seclevel",{int(ctx) + 1},1' if answer == "another context" else f'"sslversion",{ctx},1'
+            return f"\r\n+QSSLCFG: {line}\r\n\r\nOK\r\n".encode()
+        return await original(emu, command)
+
+    monkeypatch.setitem(HANDLERS, "+QSSLCFG", confused)
+    with pytest.raises(SocketBroken) as info:
+        await modem.open_connection(ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=ca.cert_pem))
+    assert "seclevel" in str(info.value)
+    assert count(emulator, "+QSSLOPEN") == 0
