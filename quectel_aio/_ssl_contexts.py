@@ -9,8 +9,10 @@ were written and read back, and the client IDs using it.
 
 Before a socket opens, :meth:`SslContextTable.prepare` picks a context (one
 with the same settings in the current epoch, else a free one, else an unused
-one), uploads missing credentials (content-addressed names: same name and size
-means same bytes; every upload's size and XOR checksum verified), sets the
+one), uploads missing credentials (content-addressed names; every upload's size and
+XOR checksum verified; a file found under such a name is uploaded again once
+per :class:`SslContextTable`, since anyone on the AT port could have put other
+bytes there), sets the
 module clock when certificate dates are checked, writes every item and **reads
 every item back**. A module restart bumps the epoch: nothing configured before
 it counts, because the module forgets QSSLCFG and falls back to verifying
@@ -74,6 +76,8 @@ class SslContextTable:
         self._key_holders: dict[int, str] = {}
         #: Ephemeral keys: deleted after each handshake, uploaded again before the next.
         self._ephemeral_keys: set[str] = set()
+        #: Content-addressed files this table uploaded (size and checksum verified).
+        self._uploaded: set[str] = set()
         #: Serialises context setup with re-initialisation after a restart.
         self.lock = asyncio.Lock()
 
@@ -149,6 +153,7 @@ class SslContextTable:
         async with self.lock:
             if key_path in self._key_holders.values():
                 return  # another open took the key meanwhile; it deletes it
+            self._uploaded.discard(key_path.split(":", 1)[-1])
             try:
                 await delete_file(self._channel, key_path)
             except QuectelError as exc:
@@ -229,9 +234,13 @@ class SslContextTable:
         present = {f.name.split(":", 1)[-1]: f.size for f in await list_files(self._channel)}
         for name, data in wanted:
             bare = name.split(":", 1)[-1]
-            if present.get(bare) == len(data):
-                continue  # content-addressed name: same name and size means same bytes
+            if bare in self._uploaded and present.get(bare) == len(data):
+                continue  # uploaded and checksum-verified by this table
+            # A file found under the name is replaced: the name and size of a
+            # public CA are predictable, so anyone on the AT port could have
+            # planted another CA there.
             await upload_file(self._channel, name, data, overwrite=bare in present)
+            self._uploaded.add(bare)
 
 
 def _inert_when_unknown(item: str, value: int | str) -> bool:

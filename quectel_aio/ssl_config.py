@@ -138,7 +138,8 @@ class SSLConfig:
 
     Credentials can come from host files, bytes, or files already on the
     module. Uploads use content-addressed names (``UFS:ca_<sha256>.pem``), so
-    identical bytes are uploaded once.
+    identical bytes are uploaded once per :class:`~quectel_aio.Modem`
+    (a file found under such a name is replaced, never trusted).
 
     Args:
         cafile: trusted CA (PEM) as a host path or bytes; uploaded to UFS.

@@ -13,6 +13,7 @@ from quectel_aio.testing import (
     IssuedCert,
     ModemEmulator,
     TlsTestServer,
+    make_ca,
     start_tls_echo_server,
 )
 
@@ -157,3 +158,30 @@ async def test_a_missing_module_file_fails_the_open_and_names_the_code(
             ECHO_HOST, echo_server.port, ssl=SSLConfig(ca_module_path="UFS:not-there.pem")
         )
     assert info.value.code == 579
+
+
+async def test_a_file_planted_under_the_ca_name_is_replaced_not_trusted(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority
+) -> None:
+    """The content-addressed name and the size of a public CA are predictable.
+
+    Anyone else on the AT port can upload their own CA under that name, padded
+    to the same size; a name and size match must not make the driver skip the
+    upload, or it would trust that CA instead of the caller's.
+    """
+    config = SSLConfig(cafile=ca.cert_pem)
+    rogue_ca = make_ca("x", key_type="ec")
+    assert len(rogue_ca.cert_pem) < len(ca.cert_pem)
+    planted = rogue_ca.cert_pem + b"\n" * (len(ca.cert_pem) - len(rogue_ca.cert_pem))
+    assert config.ca_path_on_module is not None
+    await modem.upload_file(config.ca_path_on_module, planted)
+    impostor = rogue_ca.issue_server_cert([ECHO_HOST], key_type="rsa")
+    async with await start_tls_echo_server(impostor.chain_pem, impostor.key_pem) as server:
+        with pytest.raises(SocketOpenError):
+            await modem.open_connection(ECHO_HOST, server.port, ssl=config)
+    assert emulator.files[config.ca_path_on_module.split(":", 1)[1]] == ca.cert_pem
+    uploads = count(emulator, "+QFUPL")
+    # Once uploaded and verified in this session, the file is not uploaded again.
+    with pytest.raises(SocketOpenError):
+        await modem.open_connection(ECHO_HOST, server.port, ssl=config)
+    assert count(emulator, "+QFUPL") == uploads
