@@ -6,8 +6,9 @@ A raw line is sent as it is, so the core cannot know what each command in it
 does. It refuses every line that would put the port into a state the core
 does not track: a data phase (``AT+QSSLSEND``, ``AT+QISEND``, ``AT+QFUPL``,
 ``ATD``), a download whose raw file bytes would be read as response lines and
-URCs (``AT+QFDWL``), or transparent mode (``ATO``, an open or switch in access
-mode 2).
+URCs (``AT+QFDWL``), transparent mode (``ATO``, an open or switch in access
+mode 2), or result codes the parser would no longer recognise (``ATV0``
+numeric codes, ``ATQ1`` none at all, ``ATS3``/``ATS4`` other line characters).
 
 One line can hold several commands (V.250): extended commands are separated
 by ``;`` and basic commands follow each other with no separator at all
@@ -85,6 +86,8 @@ def _data_mode_reason(command: str) -> str | None:
         return "start a data phase (ATD)"
     if command.startswith(_DATA_PHASE_PREFIXES):
         return f"start a data phase (AT{command.partition('=')[0]})"
+    if command in ("V0", "Q1") or command.startswith(("S3=", "S4=")):
+        return f"change how result codes are framed (AT{command}), which the parser relies on"
     if command.startswith("+QFDWL="):
         return "download a file (AT+QFDWL): its raw bytes would be parsed as responses and URCs"
     if command.startswith(_ACCESS_MODE_PREFIXES) and _TRANSPARENT_LAST_FIELD.search(command):
@@ -97,7 +100,8 @@ class Raw(Command):
     """Any command line (escape hatch). Every non-URC line is its information.
 
     The line must start with ``AT`` and contain printable ASCII only; no
-    command in it may start a data phase, a download or transparent mode.
+    command in it may start a data phase, a download or transparent mode, or
+    change the framing of result codes.
     """
 
     line: str

@@ -313,6 +313,12 @@ def test_parse_malformed(parse: object, line: str) -> None:
         # A download's raw bytes are not lines.
         'AT+QFDWL="UFS:key.pem"',
         'AT+CSQ;+QFDWL="UFS:key.pem"',
+        # Result codes the parser would no longer see.
+        "ATV0",
+        "ATE0V0",
+        "ATQ1",
+        "ATS3=10",
+        "AT+CSQ;S4=13",
     ],
 )
 def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
@@ -327,6 +333,8 @@ def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
         'AT+QICSGP=1,1,"a;+QFUPL=1",""',
         'AT+QSSLOPEN=1,0,1,"a.test",443,12',
         "ATE0Q0V1",
+        "ATS3?",
+        "ATS0=0",
         "AT+CSQ;+CREG?",
     ],
 )
