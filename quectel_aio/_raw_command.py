@@ -36,11 +36,13 @@ _TRANSPARENT_LAST_FIELD = re.compile(r",0*2\Z")
 _BASIC = re.compile(r"S\d+(?:=\d*|\?)|&?[A-Z]\d*")
 
 
-def split_commands(line: str) -> list[str]:
+def split_commands(line: str, *, quotes: bool = True) -> list[str]:
     """Split a command line into its commands, without ``AT``.
 
     Outside quotes, letters are upper-cased and spaces dropped; quoted text is
-    kept as it is (a ``;`` inside quotes separates nothing).
+    kept as it is (a ``;`` inside quotes separates nothing). With
+    ``quotes=False`` a ``"`` is an ordinary character, which is how a parser
+    that only knows quotes after ``=`` would split an unbalanced line.
     A basic command that cannot be parsed ends the split; the module rejects
     such a line as a whole.
     """
@@ -49,7 +51,7 @@ def split_commands(line: str) -> list[str]:
     current: list[str] = []
     quoted = False
     for char in body:
-        if char == '"':
+        if char == '"' and quotes:
             quoted = not quoted
         elif not quoted and char in "; ":
             if char == ";":
@@ -125,7 +127,8 @@ class Raw(Command):
         timeout = self.timeout
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
             raise LocalProtocolError("timeout must be a positive number of seconds")
-        for command in split_commands(line):
+        # Split both ways: whichever way the module reads quotes, nothing hides.
+        for command in (*split_commands(line), *split_commands(line, quotes=False)):
             reason = _data_mode_reason(command)
             if reason is not None:
                 raise LocalProtocolError(f"a raw command line cannot {reason}; use the Modem API")

@@ -301,6 +301,7 @@ def test_parse_malformed(parse: object, line: str) -> None:
         "ate0;+qisend=0,5",
         'AT+CSQ;+QSSLOPEN=1,0,1,"a.test",443,2',
         "AT+CSQ;+QISWTMD=1,2",
+        'AT+CSQ";+QFUPL="a.pem",10',
         "ATE0O",
         "ATE0 O",
         "ATS0=0O0",
@@ -330,7 +331,7 @@ def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
     "line",
     [
         "AT+IPR=921600;&W",
-        'AT+QICSGP=1,1,"a;+QFUPL=1",""',
+        'AT+QICSGP=1,1,"a;b",""',
         'AT+QSSLOPEN=1,0,1,"a.test",443,12',
         "ATE0Q0V1",
         "ATS3?",
