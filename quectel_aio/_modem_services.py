@@ -122,5 +122,9 @@ class ModemServices:
         return values
 
     async def set_clock(self, when: _dt.datetime | None = None) -> None:
-        """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
+        """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now) and read it back.
+
+        Raises:
+            CommandError: the module refused the time or kept its own clock.
+        """
         await set_module_clock(self._channel, when)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,10 +56,49 @@ class _Slot:
     users: set[int]
 
 
+#: How far the clock read back after ``AT+CCLK`` may be from the time written.
+CLOCK_TOLERANCE = _dt.timedelta(seconds=120)
+
+
+def _clock_reading(text: str) -> _dt.datetime | None:
+    """``yy/MM/dd,hh:mm:ss±zz`` (zz in quarter hours; a space after the comma tolerated) as UTC."""
+    match = _CLOCK_READ_RE.match(text)
+    if match is None:
+        return None
+    yy, mo, dd, hh, mi, ss, sign, zz = match.groups()
+    try:
+        local = _dt.datetime(2000 + int(yy), int(mo), int(dd), int(hh), int(mi), int(ss), tzinfo=_dt.UTC)
+    except ValueError:
+        return None
+    offset = _dt.timedelta(minutes=15 * int(zz))
+    return local - offset if sign == "+" else local + offset
+
+
+_CLOCK_READ_RE = re.compile(r"(\d\d)/(\d\d)/(\d\d), ?(\d\d):(\d\d):(\d\d)([+-])(\d\d)\Z")
+
+
 async def set_module_clock(channel: AtChannel, when: _dt.datetime | None = None) -> None:
-    """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now)."""
+    """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now) and read it back.
+
+    Raises:
+        CommandError: the module refused the time, or reads back a time more
+            than :data:`CLOCK_TOLERANCE` away from it (it answered ``OK`` and
+            kept its own clock), so certificate dates cannot be trusted.
+    """
     moment = (when or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
     await channel.execute(cmd.SetClock(moment.strftime("%y/%m/%d,%H:%M:%S+00")))
+    result = await channel.execute(cmd.QueryClock())
+    reading = None
+    for line in result.lines:
+        reading = _clock_reading(cmd.parse_clock_line(line))
+    if reading is None or abs(reading - moment) > CLOCK_TOLERANCE:
+        raise CommandError(
+            "AT+CCLK",
+            "OK",
+            None,
+            f"the module clock reads {reading} after it was set to {moment:%Y-%m-%d %H:%M:%S} UTC; "
+            "certificate dates would be checked against the wrong time",
+        )
 
 
 class SslContextTable:
