@@ -177,6 +177,8 @@ class SslContextTable:
                 slot = _Slot(key, epoch, set() if slot is None else slot.users)
                 self._slots[ctx] = slot
             assert slot is not None
+            if epoch != self._current_epoch():
+                raise SocketBroken("the module restarted while its SSL context was being checked")
             slot.users.add(client_id)
             return ctx
 

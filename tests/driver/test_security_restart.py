@@ -180,3 +180,28 @@ async def test_a_restart_whose_rdy_goes_to_another_port_never_opens_unverified(
     assert recorder.seclevels == [1, 1]
     assert await _open_once(modem, echo_server.port, config)
     assert recorder.seclevels == [1, 1, 1]
+
+
+async def test_a_restart_during_the_read_back_of_a_reused_context_never_opens_unverified(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ca: CertificateAuthority,
+    recorder: OpenRecorder,
+    injector: RestartInjector,
+) -> None:
+    config = SSLConfig(cafile=ca.cert_pem)
+    assert await _open_once(modem, echo_server.port, config)  # configures the context
+    mark = len(emulator.command_log)
+    assert await _open_once(modem, echo_server.port, config)  # reuses it after a read-back
+    steps = sum(1 for c in emulator.command_log[mark:] if c.name in CONFIGURATION_COMMANDS)
+    assert steps >= 13
+    for nth in range(steps):
+        assert await _open_once(modem, echo_server.port, config), nth  # configured again after a restart
+        injector.arm(nth)
+        epoch = modem.boot_epoch
+        opened = await _open_once(modem, echo_server.port, config)
+        assert injector.fired_after is not None, f"step {nth} was never reached"
+        await _settle(modem, epoch)
+        assert not opened, (nth, injector.fired_after)
+    assert 0 not in recorder.seclevels, recorder.seclevels
