@@ -32,8 +32,10 @@ _DATA_PHASE_PREFIXES = ("+QSSLSEND=", "+QISEND=", "+QFUPL=")
 #: Extended commands whose last parameter is an access mode (2 = transparent).
 _ACCESS_MODE_PREFIXES = ("+QSSLOPEN=", "+QIOPEN=", "+QISWTMD=")
 _TRANSPARENT_LAST_FIELD = re.compile(r",0*2\Z")
-#: One basic command: ``S<n>=<v>``/``S<n>?``, or a letter (``&`` optional) and digits.
-_BASIC = re.compile(r"S\d+(?:=\d*|\?)|&?[A-Z]\d*")
+#: Characters that start an extended command (``+`` in V.250; vendors also use others).
+_EXTENDED_STARTS = ("+", "$", "^", "#", "*", "!")
+#: One basic command: ``S<n>=<v>``/``S<n>?``, or a letter (``&``, ``\\`` or ``%`` optional) and digits.
+_BASIC = re.compile(r"S\d+(?:=\d*|\?)|[&\\%]?[A-Z]\d*")
 
 
 def split_commands(line: str, *, quotes: bool = True) -> list[str]:
@@ -43,8 +45,8 @@ def split_commands(line: str, *, quotes: bool = True) -> list[str]:
     kept as it is (a ``;`` inside quotes separates nothing). With
     ``quotes=False`` a ``"`` is an ordinary character, which is how a parser
     that only knows quotes after ``=`` would split an unbalanced line.
-    A basic command that cannot be parsed ends the split; the module rejects
-    such a line as a whole.
+    A character that starts no known basic command is skipped, so whatever
+    follows it is still seen.
     """
     body = line[2:]
     segments: list[str] = []
@@ -63,18 +65,19 @@ def split_commands(line: str, *, quotes: bool = True) -> list[str]:
     commands: list[str] = []
     for segment in segments:
         rest = segment
-        while rest and not rest.startswith("+"):
+        while rest and not rest.startswith(_EXTENDED_STARTS):
             if rest.startswith("D"):
                 commands.append(rest)  # a dial string runs to the end of its command
                 rest = ""
                 break
             match = _BASIC.match(rest)
             if match is None:
-                break
+                rest = rest[1:]  # not understood: skip it, and still check what follows
+                continue
             commands.append(match.group())
             rest = rest[match.end() :]
-        if rest.startswith("+"):
-            commands.append(rest)
+        if rest:
+            commands.append(rest)  # an extended command runs to the next ";"
     return commands
 
 

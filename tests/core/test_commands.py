@@ -307,6 +307,8 @@ def test_parse_malformed(parse: object, line: str) -> None:
         "ATS0=0O0",
         "AT+CSQ;D*99#",
         "ATE0D*99#",
+        "AT\\Q3O",
+        'AT%Q0;+QFUPL="a.pem",10',
         "ATA",
         # Other spellings of access mode 2.
         'AT+QSSLOPEN=1,0,1,"a.test",443,02',
@@ -336,6 +338,8 @@ def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
         "ATE0Q0V1",
         "ATS3?",
         "ATS0=0",
+        "AT$QCRMCALL=1,1",
+        "AT^SYSINFO",
         "AT+CSQ;+CREG?",
     ],
 )
