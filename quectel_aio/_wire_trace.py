@@ -1,12 +1,14 @@
 """The opt-in wire trace of the AT channel (logger ``quectel_aio.wire``).
 
-Command lines are logged with secrets (the APN password) masked; payload
+Command lines are logged with secrets (the APN password, also inside a raw
+``AT+QICSGP`` line) masked; payload
 bytes appear only as their size unless payload tracing was asked for
 explicitly.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -19,11 +21,20 @@ __all__ = ["redacted_line", "show", "trace_event", "wire_log"]
 wire_log = structlog.get_logger("quectel_aio.wire")
 
 
+#: ``+QICSGP=<cid>,<type>,"<apn>","<user>",`` and the password after it, in a raw line.
+_RAW_PDP_PASSWORD = re.compile(r'(\+QICSGP=\s*\d+\s*,\s*\d+\s*,\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*)"[^"]*"', re.I)
+_RAW_PDP = re.compile(r"\+QICSGP=", re.I)
+
+
 def redacted_line(command: cmd.Command) -> str:
-    """The command line as text, with the APN password masked."""
+    """The command line as text, with the APN password masked (raw lines included)."""
     text = command.encode()[:-1].decode("ascii")
     if isinstance(command, cmd.ConfigurePdp) and command.password:
         text = text.replace(f'"{command.password}"', '"***"')
+    elif isinstance(command, cmd.Raw) and _RAW_PDP.search(text):
+        masked = _RAW_PDP_PASSWORD.sub(r'\1"***"', text)
+        # A form the pattern does not know (an unquoted password): mask all its parameters.
+        text = masked if masked != text else _RAW_PDP.split(text, 1)[0] + "+QICSGP=***"
     return text
 
 

@@ -12,6 +12,7 @@ while the password still does not.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import secrets
 from collections.abc import MutableMapping
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import structlog
 
-from quectel_aio import Modem, QuectelError, SSLConfig
+from quectel_aio import CommandError, Modem, QuectelError, SSLConfig
 from quectel_aio.testing import CertificateAuthority, IssuedCert, start_tls_echo_server
 
 from .conftest import ECHO_HOST
@@ -156,3 +157,23 @@ async def test_payload_tracing_is_a_separate_switch_that_shows_only_payloads(
     # File uploads (the client key among them) are never payload-traced.
     for form in _forms(client.key_pem):
         assert form not in blob
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'AT+QICSGP=2,1,"apn","user","{secret}",1',
+        'at+qicsgp=2,1,"apn","user","{secret}"',
+        'AT+CSQ;+QICSGP=2,1,"apn","user","{secret}",1;+CREG?',
+        'AT+QICSGP=2,1,"apn","user",{secret},1',
+    ],
+)
+async def test_a_password_in_a_raw_pdp_command_is_masked_in_the_wire_trace(device: str, line: str) -> None:
+    secret = secrets.token_hex(8)
+    with structlog.testing.capture_logs() as records:
+        async with Modem.open(device, wire_trace=True) as modem:
+            with contextlib.suppress(CommandError):  # the emulator does not run every form
+                await modem.command(line.format(secret=secret))
+    tx = [str(record.get("line")) for record in records if record.get("event") == "tx"]
+    assert any("QICSGP" in text.upper() for text in tx)
+    assert not any(secret in str(record) for record in records)
