@@ -165,7 +165,9 @@ class SslContextTable:
             if reuse:
                 if client_id in self._key_holders:
                     await self._ensure_credentials(ssl)  # an ephemeral key was deleted after use
-                mismatch = await self._read_back(ctx, ssl.settings(host_is_name=host_is_name), self._unknown_items)
+                mismatch = await self._read_back(
+                    ctx, ssl.settings(host_is_name=host_is_name), self._unknown_items
+                )
                 if mismatch is not None:
                     # A restart whose RDY went to another port (urcport) or was
                     # lost: the module has forgotten the context, and its clock.
