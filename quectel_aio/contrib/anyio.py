@@ -117,13 +117,16 @@ class ModemByteStream(ByteStream):
             anyio.EndOfStream: the server closed the connection and every byte
                 was delivered.
             anyio.BrokenResourceError: the socket failed.
-            anyio.ClosedResourceError: the stream was closed.
+            anyio.ClosedResourceError: the stream was closed, also while this
+                call waited for data.
         """
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
         with self._guard("receive"):
             data = await self._reader.read(max_bytes)
         if not data:
+            if self._closed:
+                raise anyio.ClosedResourceError  # aclose() ended the stream under this receive
             raise anyio.EndOfStream
         return data
 

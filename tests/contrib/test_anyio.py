@@ -68,6 +68,20 @@ async def test_use_after_aclose_is_closed_resource(
         await stream.receive()
 
 
+async def test_aclose_during_a_receive_is_closed_resource_not_end_of_stream(
+    modem: Modem, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    stream = await connect(modem, peer, ssl_config)
+    await stream.send(b"E")
+    receiving = asyncio.ensure_future(stream.receive())
+    await asyncio.sleep(0)
+    assert not receiving.done()
+    await stream.aclose()
+    # anyio's own socket streams: a stream closed under a receiver is not a peer's end of stream.
+    with pytest.raises(anyio.ClosedResourceError):
+        await asyncio.wait_for(receiving, 10)
+
+
 async def test_two_concurrent_receivers_are_refused(
     modem: Modem, peer: PeerServer, ssl_config: SSLConfig
 ) -> None:
