@@ -464,6 +464,7 @@ class Modem(ModemServices):
         while True:
             # Build the commands now: every argument is validated before a byte is written.
             ident = self._reserve_client_id(client_id, busy)
+            transport: ModemSocketTransport | None = None
             try:
                 open_command = cmd.SslOpen(pdp, 0, ident, server, port, wire_mode, ssl.negotiate_time)
                 ctx = await self._contexts.prepare(ssl, ssl_context_id, host_is_name, ident)
@@ -480,7 +481,14 @@ class Modem(ModemServices):
                     raise
                 busy.add(ident)
             finally:
-                await self._contexts.handshake_over(ident)  # deletes an ephemeral client key
+                # Deletes an ephemeral client key. A cancelled caller leaves the
+                # deletion running, and the socket it will never get is closed.
+                try:
+                    await asyncio.shield(self._contexts.handshake_over(ident))
+                except BaseException:
+                    if transport is not None:
+                        transport.abort()
+                    raise
 
     def _reserve_client_id(self, requested: int | None, busy: Collection[int] = ()) -> int:
         if requested is not None:

@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from quectel_aio import Modem, SSLConfig
-from quectel_aio.testing import ModemEmulator, TlsTestServer
+from quectel_aio.testing import (
+    CertificateAuthority,
+    IssuedCert,
+    ModemEmulator,
+    TlsTestServer,
+    start_tls_echo_server,
+)
 
 from .conftest import ECHO_HOST
 from .helpers import FAST_MARGIN, commands, count, eventually
@@ -196,3 +202,33 @@ async def test_late_open_success_for_an_unknown_socket_is_closed(
     await eventually(lambda: any(p[:1] == (7,) for p in commands(emulator, "+QSSLCLOSE")))
     assert await fast_modem.ssl_state() == []
     assert 7 not in emulator.sockets
+
+
+async def test_cancel_while_an_ephemeral_key_is_deleted_closes_the_opened_socket(
+    fast_modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    client = ca.issue_client_cert("ephemeral-key-device", key_type="rsa")
+    config = SSLConfig(
+        cafile=ca.cert_pem, certfile=client.cert_pem, keyfile=client.key_pem, delete_key_after_handshake=True
+    )
+    async with await start_tls_echo_server(
+        server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+    ) as server:
+        # The socket is open; the caller is cancelled while the key file is being deleted.
+        emulator.mute_next_command("+QFDEL")
+        opening = asyncio.create_task(fast_modem.open_connection(ECHO_HOST, server.port, ssl=config))
+        await eventually(lambda: count(emulator, "+QFDEL") == 1)
+        assert not opening.done()
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        client_id = commands(emulator, "+QSSLOPEN")[0][2]
+        # Nobody holds the socket: it is closed on the module and its client ID is free again.
+        await eventually(lambda: [p[0] for p in commands(emulator, "+QSSLCLOSE")] == [client_id], 10)
+        assert await fast_modem.ssl_state() == []
+        reader, writer = await fast_modem.open_connection(ECHO_HOST, server.port, ssl=config)
+        assert writer.get_extra_info("client_id") == client_id
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        writer.close()
+        await writer.wait_closed()
