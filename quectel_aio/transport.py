@@ -300,7 +300,10 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         if self._reading:
             return
         self._reading = True
-        self._channel.resume_port_reading()
+        if self._channel.transparent_client == self._client_id:
+            # Only the session's own socket may read the port again: another
+            # socket resuming must not undo a paused session's backpressure.
+            self._channel.resume_port_reading()
         self._doorbell.set()
         if self._overflowed:
             self._spawn(self._restore_push(), "restore-push")

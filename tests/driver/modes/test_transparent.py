@@ -162,6 +162,55 @@ async def test_buffer_mode_sockets_share_the_port_around_a_transparent_session(
         await writer.wait_closed()
 
 
+class _PausedProtocol(asyncio.Protocol):
+    """Pauses reading as soon as it is connected; records what still arrives."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set_result(exc)
+
+
+async def test_another_socket_resuming_does_not_resume_a_paused_transparent_session(
+    modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    _, other = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    raw, protocol = await modem.create_connection(
+        _PausedProtocol, ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+    )
+    assert isinstance(protocol, _PausedProtocol)
+    assert not raw.is_reading()
+    # A read already under way when reading paused may still deliver; the one
+    # after it waits for resume_reading().
+    raw.write(b"first echo;")
+    await asyncio.sleep(0.3)  # the echo is back by now
+    raw.write(b"second echo")
+    await asyncio.sleep(0.3)
+    before = bytes(protocol.received)
+    assert before != b"first echo;second echo"
+    # A buffer-mode socket's StreamReader pauses and resumes its own transport.
+    assert isinstance(other.transport, asyncio.Transport)
+    other.transport.pause_reading()
+    other.transport.resume_reading()
+    await asyncio.sleep(0.3)
+    assert protocol.received == before, "the paused transparent session was read"
+    raw.resume_reading()
+    await eventually(lambda: protocol.received == b"first echo;second echo", 10)
+    raw.close()
+    assert await asyncio.wait_for(protocol.lost, 10) is None
+    other.close()
+    await other.wait_closed()
+
+
 @contextlib.asynccontextmanager
 async def _guarded_session(
     module_guard: float, echo_server: TlsTestServer, ssl_config: SSLConfig
