@@ -58,6 +58,7 @@ from ._errors import (
     QuectelError,
     SocketBroken,
 )
+from ._flow_control import DEFAULT_HIGH_WATER, WriteFlowControl
 from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
 from ._out_buffer import OutBuffer
 
@@ -69,8 +70,6 @@ if TYPE_CHECKING:
 __all__ = ["AccessMode", "ModemSocketTransport", "parse_access_mode"]
 
 
-#: Default write buffer high-water mark (asyncio's default).
-DEFAULT_HIGH_WATER = 64 * 1024
 #: Seconds an idle buffer-mode socket waits for a doorbell before it reads anyway.
 RECV_POLL_INTERVAL = 5.0
 #: Largest write handed to the port at once in transparent mode.
@@ -80,7 +79,7 @@ _SEND_FAIL_FIRST_DELAY = 0.02
 _SEND_FAIL_MAX_DELAY = 1.0
 
 
-class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
+class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transport):
     """One module SSL socket as an asyncio transport.
 
     Created by :meth:`quectel_aio.Modem.create_connection`; do not instantiate
@@ -346,37 +345,6 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
         """
         raise NotImplementedError("the module's SSL sockets cannot half-close; use close()")
 
-    def get_write_buffer_size(self) -> int:
-        """Bytes queued and not yet accepted by the module."""
-        return len(self._buffer)
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        """Return ``(low, high)`` water marks."""
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        """Set the water marks (defaults 64 KiB and a quarter of it)."""
-        if high is None:
-            high = DEFAULT_HIGH_WATER if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water, self._low_water = high, low
-        self._maybe_pause_protocol()
-
-    # -- flow control towards the protocol -------------------------------------------
-
-    def _maybe_pause_protocol(self) -> None:
-        if len(self._buffer) > self._high_water and not self._protocol_paused:
-            self._protocol_paused = True
-            self._protocol.pause_writing()
-
-    def _maybe_resume_protocol(self) -> None:
-        if self._protocol_paused and len(self._buffer) <= self._low_water:
-            self._protocol_paused = False
-            self._protocol.resume_writing()
-
     # -- pumps ---------------------------------------------------------------------------
 
     async def _receive_loop(self) -> None:
@@ -437,8 +405,15 @@ class ModemSocketTransport(AccessModeSwitching, asyncio.Transport):
 
     def _finish_remote_close(self) -> None:
         self._eof_delivered = True
-        keep_open = self._protocol.eof_received()
-        del keep_open  # the module socket is gone either way
+        try:
+            self._protocol.eof_received()  # True cannot keep it open: the module socket is gone
+        except Exception as exc:  # like asyncio's TLS transport: the protocol's bug ends its connection
+            _log.error("protocol_eof_received_failed", client_id=self._client_id, error=repr(exc))
+            if self._error is None:
+                self._error = SocketBroken(
+                    f"client {self._client_id}: the protocol's eof_received() raised {exc!r}"
+                )
+                self._error.__cause__ = exc
         self._buffer.clear()
         if self._state is SocketState.OPEN:
             self._state = SocketState.CLOSING

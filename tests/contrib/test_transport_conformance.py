@@ -398,3 +398,65 @@ async def test_extra_info(side: Side) -> None:
     finally:
         transport.abort()
         await asyncio.wait_for(protocol.lost, 10)
+
+
+class EofRaisingProtocol(RecordingProtocol):
+    """A protocol whose eof_received() has a bug."""
+
+    def eof_received(self) -> bool | None:
+        super().eof_received()
+        raise ValueError("bug in eof_received")
+
+
+async def test_a_raising_eof_received_ends_the_connection_once(side: Side) -> None:
+    transport, protocol = await side.connect(EofRaisingProtocol)
+    assert isinstance(transport, asyncio.Transport)
+    assert isinstance(protocol, EofRaisingProtocol)
+    transport.write(header(b"C", 10_000))
+    # Like data_received: the protocol's bug is the connection's error, never a silent stall.
+    exc = await asyncio.wait_for(protocol.lost, 20)
+    assert isinstance(exc, Exception)
+    assert protocol.received == pattern(10_000)
+    assert protocol.count("eof_received") == 1
+    assert protocol.count("connection_lost") == 1
+    assert transport.is_closing()
+    assert protocol.violations == []
+
+
+class FlowRaisingProtocol(RecordingProtocol):
+    """A protocol whose pause_writing() and resume_writing() have a bug."""
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        raise ValueError("bug in pause_writing")
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        raise ValueError("bug in resume_writing")
+
+
+async def test_raising_flow_control_callbacks_are_reported_and_the_data_still_goes(side: Side) -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        transport, protocol = await side.connect(FlowRaisingProtocol)
+        assert isinstance(transport, asyncio.Transport)
+        assert isinstance(protocol, FlowRaisingProtocol)
+        transport.write(b"S")
+        await asyncio.wait_for(side.peer.sink_ready.wait(), 10)
+        sent = await fill_until_paused(transport, protocol)
+        side.peer.release()
+        await asyncio.wait_for(protocol.resumed.wait(), 30)
+        protocol.call(transport.close)
+        assert await asyncio.wait_for(protocol.lost, 30) is None
+        record = side.peer.records[-1]
+        await asyncio.wait_for(record.lost.wait(), 10)
+        assert record.received == len(sent)
+    finally:
+        loop.set_exception_handler(previous)
+    # asyncio's transports hand such errors to the loop's exception handler and carry on.
+    errors = [context.get("exception") for context in reported]
+    assert any(isinstance(exc, ValueError) and "pause_writing" in str(exc) for exc in errors)
+    assert any(isinstance(exc, ValueError) and "resume_writing" in str(exc) for exc in errors)
