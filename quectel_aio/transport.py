@@ -312,16 +312,18 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` for the send pump.
 
+        Like asyncio's transports, a write after :meth:`close`, :meth:`abort`
+        or the end of the connection is dropped (and logged), not raised.
+
         Raises:
-            RuntimeError: after :meth:`close` or :meth:`abort`.
             TypeError: if ``data`` is not bytes-like.
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
-        if self._state is not SocketState.OPEN:
-            if self._error is not None or self._remote_closed:
-                return  # like asyncio: writes after the connection was lost are dropped
-            raise RuntimeError("write() after close()")
+        if self._state is not SocketState.OPEN or self._remote_closed:
+            if data:
+                _log.debug("write_after_close_dropped", client_id=self._client_id, size=len(data))
+            return
         if not data:
             return
         self._buffer.append(data)

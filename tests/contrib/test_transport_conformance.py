@@ -460,3 +460,21 @@ async def test_raising_flow_control_callbacks_are_reported_and_the_data_still_go
     errors = [context.get("exception") for context in reported]
     assert any(isinstance(exc, ValueError) and "pause_writing" in str(exc) for exc in errors)
     assert any(isinstance(exc, ValueError) and "resume_writing" in str(exc) for exc in errors)
+
+
+async def test_write_after_close_is_dropped_without_an_error(side: Side) -> None:
+    transport, protocol = await side.open()
+    transport.write(b"E")
+    transport.write(b"before close")
+    await protocol.wait_received(12)
+    protocol.call(transport.close)
+    # A late write (a keep-alive timer, a racing task) must not raise: asyncio's
+    # transports drop it once close() was called.
+    transport.write(b"after close")
+    transport.writelines([b"and", b"more"])
+    assert await asyncio.wait_for(protocol.lost, 10) is None
+    transport.write(b"after connection_lost")
+    record = side.peer.records[-1]
+    await asyncio.wait_for(record.lost.wait(), 10)
+    assert record.received == 12
+    assert protocol.violations == []

@@ -249,8 +249,7 @@ async def test_transport_contract_basics(
     await asyncio.wait_for(got_data.wait(), 10)
     transport.close()
     assert transport.is_closing()
-    with pytest.raises(RuntimeError):
-        transport.write(b"late")
+    transport.write(b"late")  # dropped, as asyncio's transports do after close()
     assert await lost is None
     await asyncio.sleep(0.05)
     assert events[0] == "made"
