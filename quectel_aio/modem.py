@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Literal
 
 import structlog
@@ -34,6 +34,7 @@ import structlog
 from . import _commands as cmd
 from . import _events as ev
 from ._channel import AtChannel
+from ._client_ids import ClientIds
 from ._errors import (
     CommandError,
     CommandTimeout,
@@ -44,7 +45,7 @@ from ._errors import (
     SocketBroken,
     SocketOpenError,
 )
-from ._grammar import MAX_CLIENT_ID, error_text, validate_hostname
+from ._grammar import error_text, validate_hostname
 from ._modem_services import ModemServices, PdpContext
 from ._ports import Port, open_port
 from ._ssl_contexts import SslContextTable
@@ -94,13 +95,11 @@ class Modem(ModemServices):
         self._urc_port = urc_port
         self._default_pdp = pdp_context_id
         self._sockets: dict[int, ModemSocketTransport] = {}
-        self._reserved: set[int] = set()
+        self._ids = ClientIds(lambda ident: ident in self._sockets and self._sockets[ident].is_closing())
         self._socket_pdp: dict[int, int] = {}
         self._opening: dict[int, asyncio.Future[int]] = {}
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
-        # Client IDs whose failed open is being closed in the background; reserved until then.
-        self._closing_orphans: set[int] = set()
         self._contexts = SslContextTable(self._channel, lambda: self._epoch, sync_clock=sync_clock)
         self._epoch = 0
         self._reinit_task: asyncio.Task[None] | None = None
@@ -346,7 +345,7 @@ class Modem(ModemServices):
         try:
             await self._close_orphan(client_id)
         finally:
-            self._closing_orphans.discard(client_id)
+            self._ids.closing_orphans.discard(client_id)
             self._release_client_id(client_id)
 
     async def _close_orphan(self, client_id: int) -> None:
@@ -461,12 +460,12 @@ class Modem(ModemServices):
         host_is_name = not _is_ip(server)
         busy: set[int] = set()  # IDs held by connections the host did not open (563)
         wire_mode = int(access_mode)
+        # Build the command now: every argument is validated before a byte is written.
+        cmd.SslOpen(pdp, 0, 0, server, port, wire_mode, ssl.negotiate_time)
         while True:
-            # Build the commands now: every argument is validated before a byte is written.
-            ident = self._reserve_client_id(client_id, busy)
+            ident = await self._ids.acquire(client_id, busy)
             transport: ModemSocketTransport | None = None
             try:
-                open_command = cmd.SslOpen(pdp, 0, ident, server, port, wire_mode, ssl.negotiate_time)
                 ctx = await self._contexts.prepare(ssl, ssl_context_id, host_is_name, ident)
                 open_command = cmd.SslOpen(pdp, ctx, ident, server, port, wire_mode, ssl.negotiate_time)
                 transport = await self._open_socket(
@@ -474,7 +473,7 @@ class Modem(ModemServices):
                 )
                 return transport, transport.get_protocol()  # type: ignore[return-value]
             except BaseException as exc:
-                if ident not in self._closing_orphans:
+                if ident not in self._ids.closing_orphans:
                     self._release_client_id(ident)
                 in_use = isinstance(exc, CommandError) and exc.code == ERROR_ID_IN_USE
                 if client_id is not None or not in_use:
@@ -490,26 +489,8 @@ class Modem(ModemServices):
                         transport.abort()
                     raise
 
-    def _reserve_client_id(self, requested: int | None, busy: Collection[int] = ()) -> int:
-        if requested is not None:
-            if (
-                isinstance(requested, bool)
-                or not isinstance(requested, int)
-                or not 0 <= requested <= MAX_CLIENT_ID
-            ):
-                raise LocalProtocolError(f"client_id must be 0-{MAX_CLIENT_ID}")
-            if requested in self._reserved:
-                raise LocalProtocolError(f"client_id {requested} is in use")
-            self._reserved.add(requested)
-            return requested
-        for candidate in range(MAX_CLIENT_ID + 1):
-            if candidate not in self._reserved and candidate not in busy:
-                self._reserved.add(candidate)
-                return candidate
-        raise LocalProtocolError("all 12 client IDs are in use")
-
     def _release_client_id(self, client_id: int) -> None:
-        self._reserved.discard(client_id)
+        self._ids.release(client_id)
         self._sockets.pop(client_id, None)
         self._socket_pdp.pop(client_id, None)
         self._contexts.release(client_id)
@@ -586,7 +567,7 @@ class Modem(ModemServices):
                 # for its whole deadline); the ID stays reserved until it is done.
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
-                    self._closing_orphans.add(client_id)
+                    self._ids.closing_orphans.add(client_id)
                     self._background(self._close_orphan_then_release(client_id))
                 else:
                     with contextlib.suppress(QuectelError, RemoteProtocolError):

@@ -105,6 +105,28 @@ async def test_thirteenth_request_waits_for_a_free_connection(
     assert len(opened_client_ids(emulator)) == 12
 
 
+async def test_requests_beyond_twelve_wait_for_client_ids_still_closing(
+    modem: Modem, ssl_config: SSLConfig, web_server: WebServer, emulator: ModemEmulator
+) -> None:
+    # aiohttp counts a connection free once it has closed it; the module frees
+    # its client ID only after AT+QSSLCLOSE. The next requests wait for that.
+    connector = ModemConnector(modem, ssl=ssl_config, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(path: str) -> bytes:
+            async with session.get(url(web_server, path)) as response:
+                return await response.read()
+
+        first = [one("/together/12") for _ in range(12)]
+        assert (
+            await asyncio.gather(*first, *(one("/bytes/10") for _ in range(12)))
+            == [b"12 together"] * 12 + [pattern(10)] * 12
+        )
+    assert len(opened_client_ids(emulator)) == 24
+    await wait_for_module_close(emulator, 24)
+    assert await modem.ssl_state() == []
+
+
 @pytest.mark.parametrize("path", ["/cut/100000", "/cut-chunked/100000"])
 async def test_server_closing_mid_response_is_an_error(
     session: aiohttp.ClientSession, web_server: WebServer, path: str

@@ -1,0 +1,78 @@
+"""The module's twelve SSL client IDs: which are taken, and waiting for one being freed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection
+
+from ._errors import LocalProtocolError
+from ._grammar import MAX_CLIENT_ID
+
+__all__ = ["ClientIds"]
+
+
+class ClientIds:
+    """Client ID bookkeeping of a :class:`~quectel_aio.Modem`.
+
+    An ID stays taken until the module has freed it (``AT+QSSLCLOSE`` of a
+    closed socket or of an abandoned open), which can take seconds after an
+    application let go of the connection. A connection pool counts the slot
+    free at once, so an allocation that finds every ID taken, some of them by
+    sockets still closing, waits for one instead of failing.
+
+    Args:
+        closing: tells whether the socket holding an ID is closing.
+    """
+
+    def __init__(self, closing: Callable[[int], bool]) -> None:
+        self.reserved: set[int] = set()
+        #: IDs whose failed or abandoned open is being closed in the background.
+        self.closing_orphans: set[int] = set()
+        self._closing = closing
+        self._released = asyncio.Event()
+
+    def reserve(self, requested: int | None, busy: Collection[int] = ()) -> int:
+        """Take ``requested``, or the lowest free ID not in ``busy`` if None.
+
+        Raises:
+            LocalProtocolError: ``requested`` is invalid or taken, or every ID is taken.
+        """
+        if requested is not None:
+            if (
+                isinstance(requested, bool)
+                or not isinstance(requested, int)
+                or not 0 <= requested <= MAX_CLIENT_ID
+            ):
+                raise LocalProtocolError(f"client_id must be 0-{MAX_CLIENT_ID}")
+            if requested in self.reserved:
+                raise LocalProtocolError(f"client_id {requested} is in use")
+            self.reserved.add(requested)
+            return requested
+        for candidate in range(MAX_CLIENT_ID + 1):
+            if candidate not in self.reserved and candidate not in busy:
+                self.reserved.add(candidate)
+                return candidate
+        raise LocalProtocolError("all 12 client IDs are in use")
+
+    async def acquire(self, requested: int | None, busy: Collection[int] = ()) -> int:
+        """Like :meth:`reserve`, but an allocation waits while a taken ID is being freed.
+
+        Raises:
+            LocalProtocolError: as :meth:`reserve`, when no taken ID is closing.
+        """
+        while True:
+            try:
+                return self.reserve(requested, busy)
+            except LocalProtocolError:
+                if requested is not None or not self._any_closing():
+                    raise
+            await self._released.wait()
+
+    def release(self, client_id: int) -> None:
+        """The module has freed ``client_id`` (or never took it)."""
+        self.reserved.discard(client_id)
+        released, self._released = self._released, asyncio.Event()
+        released.set()
+
+    def _any_closing(self) -> bool:
+        return bool(self.closing_orphans) or any(self._closing(ident) for ident in self.reserved)
