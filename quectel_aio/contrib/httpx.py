@@ -89,17 +89,33 @@ def _httpx_errors() -> Iterator[None]:
         raise
 
 
+class _CountingProtocol(asyncio.StreamReaderProtocol):
+    """A stream reader protocol that counts the bytes it was given."""
+
+    received = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        super().data_received(data)
+
+
 class _ModemStream(httpcore.AsyncNetworkStream):
     """An open module TLS socket as an httpcore stream."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: _CountingProtocol
+    ) -> None:
         self._reader = reader
         self._writer = writer
+        self._protocol = protocol
+        self._consumed = 0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
             async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
+                data = await self._reader.read(max_bytes)
+            self._consumed += len(data)
+            return data
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(f"no data within {timeout} s") from exc
         except (QuectelError, OSError) as exc:
@@ -129,8 +145,14 @@ class _ModemStream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            # An idle keep-alive connection is readable when the server closed it.
-            return self._reader.at_eof() or self._writer.transport.is_closing()
+            # httpcore drops an idle keep-alive connection that is readable: the
+            # server closed it, or sent something unasked (a 408 before closing)
+            # that must not be taken as the next request's response.
+            return (
+                self._protocol.received > self._consumed
+                or self._reader.at_eof()
+                or self._writer.transport.is_closing()
+            )
         if info == "ssl_object":
             return None  # TLS runs on the module; also means "no ALPN": HTTP/1.1
         return self._writer.get_extra_info(info)
@@ -219,7 +241,7 @@ class ModemNetworkBackend(httpcore.AsyncNetworkBackend):
             async with asyncio.timeout(timeout):
                 transport, protocol = await create_connection(
                     self._modem,
-                    lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
+                    lambda: _CountingProtocol(reader, loop=loop),
                     host,
                     port,
                     ssl=self._ssl_config,
@@ -230,7 +252,7 @@ class ModemNetworkBackend(httpcore.AsyncNetworkBackend):
             raise
         except QuectelError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        return _ModemStream(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+        return _ModemStream(reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol)
 
 
 class _ResponseStream(httpx.AsyncByteStream):

@@ -99,6 +99,20 @@ async def test_idle_connection_closed_by_the_server_is_replaced(
     assert opened_client_ids(emulator) == [0, 0]
 
 
+async def test_an_idle_connection_with_unasked_data_is_not_reused(
+    client: httpx.AsyncClient, web_server: WebServer, emulator: ModemEmulator
+) -> None:
+    assert (await client.get(url(web_server, "/then-408"))).text == "fresh"
+    await asyncio.wait_for(web_server.stale_sent.wait(), 10)
+    await asyncio.sleep(0.3)  # the module has the stray bytes by now
+    # httpx on a plain socket sees the idle connection readable and drops it;
+    # the stray 408 must never become the answer to the next request.
+    response = await client.get(url(web_server, "/bytes/7"))
+    assert response.status_code == 200
+    assert response.content == pattern(7)
+    assert len(opened_client_ids(emulator)) == 2
+
+
 async def test_twelve_concurrent_requests_use_twelve_client_ids(
     client: httpx.AsyncClient, web_server: WebServer, emulator: ModemEmulator
 ) -> None:

@@ -7,7 +7,9 @@ Routes:
 * ``POST /digest``: JSON ``{"size", "sha256"}`` of the request body;
 * ``GET /cut/{n}``: announces ``n`` bytes, sends half, closes the connection;
 * ``GET /cut-chunked/{n}``: chunked, sends half, closes without the last chunk;
-* ``GET /together/{k}``: answers once ``k`` such requests are in flight at once.
+* ``GET /together/{k}``: answers once ``k`` such requests are in flight at once;
+* ``GET /then-408``: answers, then sends an unasked ``408 Request Timeout`` on the
+  idle connection (as servers do before closing one); ``stale_sent`` is set then.
 
 The server records the peer address of every request it served (``peers``)
 and can close every connection it served (:meth:`WebServer.drop_connections`).
@@ -37,6 +39,7 @@ class WebServer:
         self.peers: list[tuple[str, int]] = []
         self.transports: list[asyncio.BaseTransport] = []
         self._together: list[asyncio.Future[None]] = []
+        self.stale_sent = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> Self:
@@ -47,6 +50,7 @@ class WebServer:
         app.router.add_get("/cut/{n}", self._cut)
         app.router.add_get("/cut-chunked/{n}", self._cut_chunked)
         app.router.add_get("/together/{k}", self._together_handler)
+        app.router.add_get("/then-408", self._then_408)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
@@ -113,6 +117,22 @@ class WebServer:
         await asyncio.sleep(0.05)
         assert request.transport is not None
         request.transport.close()
+        return response
+
+    async def _then_408(self, request: web.Request) -> web.StreamResponse:
+        self._note(request)
+        response = web.Response(text="fresh")
+        await response.prepare(request)
+        await response.write_eof()
+        transport = request.transport
+        assert transport is not None
+
+        def stale() -> None:
+            transport.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            self.stale_sent.set()
+
+        # Later, so that the client has read the whole response before it arrives.
+        asyncio.get_running_loop().call_later(0.2, stale)
         return response
 
     async def _together_handler(self, request: web.Request) -> web.Response:
