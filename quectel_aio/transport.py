@@ -299,7 +299,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         if self._reading:
             return
         self._reading = True
-        if self._channel.transparent_client == self._client_id:
+        if self._mode is AccessMode.TRANSPARENT or self._channel.transparent_client == self._client_id:
             # Only the session's own socket may read the port again: another
             # socket resuming must not undo a paused session's backpressure.
             self._channel.resume_port_reading()
