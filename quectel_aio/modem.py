@@ -302,8 +302,11 @@ class Modem(ModemServices):
             for client_id, transport in list(self._sockets.items()):
                 if self._socket_pdp.get(client_id) == event.context_id:
                     transport._broken(SocketBroken(f"PDP context {event.context_id} was deactivated"))
-                    # The module keeps the socket (state "closing") until AT+QSSLCLOSE frees its ID.
-                    self._background(self._close_orphan(client_id))
+                    # The module keeps the socket (state "closing") until AT+QSSLCLOSE
+                    # frees its ID: until then the ID is not handed out again (563).
+                    self._ids.reserved.add(client_id)
+                    self._ids.closing_orphans.add(client_id)
+                    self._background(self._close_orphan_then_release(client_id))
         elif isinstance(event, ev.ModemReady):
             self._on_restart()
         elif isinstance(event, ev.UnknownUrc):

@@ -477,3 +477,40 @@ class TestPayloadEchoFactoryDefault:
         emulator.restart()
         await eventually(lambda: commands(emulator, "+QISDE") == [(0,), (0,)])
         assert not emulator.payload_echo
+
+
+async def test_a_client_id_freed_by_pdp_loss_is_reused_only_after_its_close(
+    fast_modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    await fast_modem.activate_pdp(2, apn="other")
+    lost = await fast_modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, pdp_context_id=1)
+    others = [
+        await fast_modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, pdp_context_id=2)
+        for _ in range(11)
+    ]
+    # The last one is still closing (its last bytes meet SEND FAIL for a while),
+    # so an open that finds all twelve IDs taken waits for a free one.
+    emulator.fail_next_sends(8)
+    others[-1][1].write(b"last words")
+    others[-1][1].close()
+    waiting = asyncio.ensure_future(
+        fast_modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, pdp_context_id=2)
+    )
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    # Client ID 0 dies with PDP context 1; the module frees it only at AT+QSSLCLOSE=0.
+    emulator.deactivate_pdp(1)
+    reader, writer = await asyncio.wait_for(waiting, 30)
+    await _echo_round_trip(reader, writer, 100)
+    log = emulator.command_log
+    last_open = max(i for i, entry in enumerate(log) if entry.name == "+QSSLOPEN")
+    reused = log[last_open].params[2]
+    closed = [i for i, entry in enumerate(log) if entry.name == "+QSSLCLOSE" and entry.params[0] == reused]
+    assert closed
+    assert closed[0] < last_open  # the module freed the ID before it was opened again
+    for _, other in [*others[:-1], (reader, writer)]:
+        other.close()
+        await other.wait_closed()
+    await _close_broken(lost[1])
+    await others[-1][1].wait_closed()
+    await eventually(lambda: not emulator.sockets, 20, "module sockets closed")
