@@ -271,9 +271,14 @@ class Modem(ModemServices):
             and event.client_id not in self._sockets
             and event.client_id in self._opening
         ):
-            # The socket opened but its transport is not attached yet: keep the
-            # event for it (a peer may send and close right after the handshake).
-            self._early.setdefault(event.client_id, []).append(event)
+            if self._opening[event.client_id].done():
+                # The socket opened but its transport is not attached yet: keep the
+                # event for it (a peer may send and close right after the handshake).
+                self._early.setdefault(event.client_id, []).append(event)
+            else:
+                # Before +QSSLOPEN: <id>,0 the new socket can neither receive nor
+                # close: the URC is left over from the ID's previous user.
+                self.log.warning("stale_socket_urc", client_id=event.client_id, urc=type(event).__name__)
             return
         if isinstance(event, ev.SslDataAvailable):
             transport = self._sockets.get(event.client_id)
