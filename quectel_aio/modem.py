@@ -26,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Literal
 
 import structlog
 
@@ -41,12 +41,12 @@ from ._errors import (
     LocalProtocolError,
     ModemUnavailable,
     QuectelError,
-    RemoteProtocolError,
     SocketBroken,
     SocketOpenError,
 )
 from ._grammar import error_text, validate_hostname
 from ._modem_services import ModemServices, PdpContext
+from ._orphans import OrphanSockets
 from ._ports import Port, open_port
 from ._ssl_contexts import SslContextTable
 from .ssl_config import SSLConfig
@@ -60,7 +60,7 @@ ERROR_ID_IN_USE = 563
 _log = structlog.get_logger("quectel_aio.modem")
 
 
-class Modem(ModemServices):
+class Modem(OrphanSockets, ModemServices):
     """One Quectel EC200U / EG91xU module on a serial port.
 
     Use :meth:`Modem.open`; the constructor is internal.
@@ -100,6 +100,7 @@ class Modem(ModemServices):
         self._opening: dict[int, asyncio.Future[int]] = {}
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
+        self._quarantined: set[int] = set()
         self._contexts = SslContextTable(self._channel, lambda: self._epoch, sync_clock=sync_clock)
         self._epoch = 0
         self._reinit_task: asyncio.Task[None] | None = None
@@ -298,10 +299,8 @@ class Modem(ModemServices):
             waiter = self._opening.get(event.client_id)
             if waiter is not None and not waiter.done():
                 waiter.set_result(event.error)
-            elif event.error == 0 and event.client_id not in self._sockets:
-                # A late success for an abandoned open: close it, never leak it.
-                self.log.info("closing_late_open", client_id=event.client_id)
-                self._background(self._close_orphan(event.client_id))
+            elif self._late_open_result(event.client_id, event.error):
+                self.log.info("closing_late_open", client_id=event.client_id, error=event.error)
         elif isinstance(event, ev.PdpDeactivated):
             self.log.warning("pdp_deactivated", context_id=event.context_id)
             for client_id, transport in list(self._sockets.items()):
@@ -327,6 +326,7 @@ class Modem(ModemServices):
             if not waiter.done():
                 waiter.set_exception(error)
         self._contexts.forget_all()
+        self._forget_quarantine()
         if not self._closed:
             self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
 
@@ -344,25 +344,6 @@ class Modem(ModemServices):
         for waiter in self._opening.values():
             if not waiter.done():
                 waiter.set_exception(error)
-
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    async def _close_orphan_then_release(self, client_id: int) -> None:
-        try:
-            await self._close_orphan(client_id)
-        finally:
-            self._ids.closing_orphans.discard(client_id)
-            self._release_client_id(client_id)
-
-    async def _close_orphan(self, client_id: int) -> None:
-        with contextlib.suppress(QuectelError):
-            if self._channel.transparent_client == client_id:
-                # An open in transparent mode whose caller was cancelled as
-                # CONNECT arrived: the port is in data mode for it.
-                await self._channel.escape_transparent()
-            await self._channel.execute(cmd.SslClose(client_id))
 
     # -- raw commands ----------------------------------------------------------------------
 
@@ -473,15 +454,17 @@ class Modem(ModemServices):
         while True:
             ident = await self._ids.acquire(client_id, busy)
             transport: ModemSocketTransport | None = None
+            opening = False  # from here on _open_socket frees the ID
             try:
                 ctx = await self._contexts.prepare(ssl, ssl_context_id, host_is_name, ident)
                 open_command = cmd.SslOpen(pdp, ctx, ident, server, port, wire_mode, ssl.negotiate_time)
+                opening = True
                 transport = await self._open_socket(
                     open_command, protocol_factory, (host, port), ctx, access_mode
                 )
                 return transport, transport.get_protocol()  # type: ignore[return-value]
             except BaseException as exc:
-                if ident not in self._ids.closing_orphans:
+                if not opening:
                     self._release_client_id(ident)
                 in_use = isinstance(exc, CommandError) and exc.code == ERROR_ID_IN_USE
                 if client_id is not None or not in_use:
@@ -496,12 +479,6 @@ class Modem(ModemServices):
                     if transport is not None:
                         transport.abort()
                     raise
-
-    def _release_client_id(self, client_id: int) -> None:
-        self._ids.release(client_id)
-        self._sockets.pop(client_id, None)
-        self._socket_pdp.pop(client_id, None)
-        self._contexts.release(client_id)
 
     async def _open_socket(
         self,
@@ -568,18 +545,19 @@ class Modem(ModemServices):
         finally:
             self._opening.pop(client_id, None)
             self._early.pop(client_id, None)
-            if not opened and not in_use and not self._closed:
+            if opened:
+                pass
+            elif self._closed or in_use:
+                self._release_client_id(client_id)
+            else:
                 # Free the slot on the module: after a failed or timed-out open the
-                # Application Note asks for AT+QSSLCLOSE. Best effort. A cancelled
-                # caller does not wait for it (the abandoned open may hold the port
-                # for its whole deadline); the ID stays reserved until it is done.
+                # Application Note asks for AT+QSSLCLOSE. A cancelled caller does not
+                # wait for it (the abandoned open may hold the port for its whole
+                # deadline); the ID stays reserved until the module has freed it.
+                closing = self._free_orphan(client_id)
                 task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    self._ids.closing_orphans.add(client_id)
-                    self._background(self._close_orphan_then_release(client_id))
-                else:
-                    with contextlib.suppress(QuectelError, RemoteProtocolError):
-                        await asyncio.shield(self._close_orphan(client_id))
+                if task is None or not task.cancelling():
+                    await asyncio.shield(closing)
         # Like loop.create_connection: return once connection_made has run.
         try:
             await transport._made

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,7 +15,7 @@ from quectel_aio.testing import ModemEmulator, TlsTestServer
 from quectel_aio.testing._registry import HANDLERS
 
 from .conftest import ECHO_HOST
-from .helpers import count
+from .helpers import count, eventually
 
 STALE_URCS = {
     "closed": b'\r\n+QSSLURC: "closed",0\r\n',
@@ -48,3 +51,85 @@ async def test_a_urc_before_the_open_result_belongs_to_the_previous_user_of_the_
     writer.close()
     await writer.wait_closed()
     assert count(emulator, "+QSSLCLOSE") == 1
+
+
+@contextlib.asynccontextmanager
+async def _gated_proxy(target_port: int, gate: asyncio.Event) -> AsyncIterator[int]:
+    """A TCP relay to ``target_port`` that holds every connection until ``gate`` is set."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await gate.wait()
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            writer.close()
+        finally:
+            tasks.discard(task)
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.wait(list(tasks))
+        await server.wait_closed()
+
+
+async def test_an_abandoned_open_the_module_would_not_close_keeps_its_id_until_its_late_result(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The open is given up (its result is late) and the module refuses the
+    # AT+QSSLCLOSE that should free the ID: the module still holds the ID, so
+    # a new open must not use it (its +QSSLOPEN: 0,0 would be the old socket).
+    original = HANDLERS["+QSSLCLOSE"]
+    refused: list[ParsedCommand] = []
+
+    async def handler(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+        if not refused:
+            refused.append(command)
+            emu.last_error = 568  # operation busy
+            return b"\r\nERROR\r\n"
+        return await original(emu, command)
+
+    monkeypatch.setitem(HANDLERS, "+QSSLCLOSE", handler)
+    gate = asyncio.Event()
+    async with _gated_proxy(echo_server.port, gate) as slow_port:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await modem.open_connection(ECHO_HOST, slow_port, ssl=ssl_config)
+        await eventually(lambda: not modem._ids.closing_orphans, what="the abandoned open handled")
+        assert [command.params[0] for command in refused] == [0]
+        assert 0 in emulator.sockets  # still opening on the module
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert writer.get_extra_info("client_id") == 1
+        gate.set()  # the late handshake succeeds: the host closes that socket at once
+        await eventually(lambda: 0 not in emulator.sockets, what="the late socket closed")
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        other_reader, other_writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert other_writer.get_extra_info("client_id") == 0
+        other_writer.write(b"pong")
+        assert await other_reader.readexactly(4) == b"pong"
+        for stream in (writer, other_writer):
+            stream.close()
+            await stream.wait_closed()
+    assert await modem.ssl_state() == []
