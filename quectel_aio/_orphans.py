@@ -38,12 +38,22 @@ class OrphanSockets:
     _socket_pdp: dict[int, int]
     #: IDs the module may still hold for an abandoned open; reserved until its late result.
     _quarantined: set[int]
+    _closed: bool
 
     def _release_client_id(self, client_id: int) -> None:
         self._ids.release(client_id)
         self._sockets.pop(client_id, None)
         self._socket_pdp.pop(client_id, None)
         self._contexts.release(client_id)
+
+    def _socket_finished(self, client_id: int, freed: bool) -> None:
+        """A socket ended; ``freed`` says whether the module confirmed its ``AT+QSSLCLOSE``."""
+        if freed or self._closed:
+            self._release_client_id(client_id)
+            return
+        self._sockets.pop(client_id, None)
+        self._socket_pdp.pop(client_id, None)
+        self._free_orphan(client_id)
 
     def _background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

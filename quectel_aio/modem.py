@@ -305,12 +305,10 @@ class Modem(OrphanSockets, ModemServices):
             self.log.warning("pdp_deactivated", context_id=event.context_id)
             for client_id, transport in list(self._sockets.items()):
                 if self._socket_pdp.get(client_id) == event.context_id:
-                    transport._broken(SocketBroken(f"PDP context {event.context_id} was deactivated"))
                     # The module keeps the socket (state "closing") until AT+QSSLCLOSE
                     # frees its ID: until then the ID is not handed out again (563).
-                    self._ids.reserved.add(client_id)
-                    self._ids.closing_orphans.add(client_id)
-                    self._background(self._close_orphan_then_release(client_id))
+                    error = SocketBroken(f"PDP context {event.context_id} was deactivated")
+                    transport._broken(error, freed=False)
         elif isinstance(event, ev.ModemReady):
             self._on_restart()
         elif isinstance(event, ev.UnknownUrc):
@@ -503,7 +501,7 @@ class Modem(OrphanSockets, ModemServices):
                 peername=peername,
                 access_mode=access_mode,
                 modem=self,
-                on_finished=self._release_client_id,
+                on_finished=self._socket_finished,
             )
 
         try:

@@ -98,7 +98,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         peername: tuple[str, int],
         access_mode: AccessMode,
         modem: object,
-        on_finished: Callable[[int], None],
+        on_finished: Callable[[int, bool], None],
         send_fail_timeout: float = 30.0,
     ) -> None:
         super().__init__(extra={})
@@ -216,8 +216,12 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         self._doorbell.set()
         self._write_wakeup.set()
 
-    def _broken(self, exc: Exception) -> None:
-        """An outside cause (restart, PDP loss, port failure) killed the socket."""
+    def _broken(self, exc: Exception, *, freed: bool = True) -> None:
+        """An outside cause (restart, PDP loss, port failure) killed the socket.
+
+        ``freed`` is False when the module still holds the client ID (PDP loss:
+        the socket is "closing" until ``AT+QSSLCLOSE``).
+        """
         if self._state is SocketState.CLOSED:
             return
         self._error = exc
@@ -227,7 +231,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         self._fail_pending_switch(exc if isinstance(exc, SocketBroken) else SocketBroken(str(exc)))
         self._state = SocketState.CLOSED
         self._schedule_connection_lost(exc)
-        self._on_finished(self._client_id)
+        self._on_finished(self._client_id, freed)
 
     # -- asyncio.BaseTransport --------------------------------------------------------
 
@@ -510,7 +514,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         return cmd.SslSend(self._client_id, len(chunk)), chunk
 
     async def _close_sequence(self, *, flush: bool) -> None:
-        error: BaseException | None = None
+        freed = False  # the module confirmed AT+QSSLCLOSE
         try:
             if flush:
                 send_tasks = [t for t in self._tasks if t.get_name().startswith("quectel-aio-send")]
@@ -525,19 +529,18 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                 async with self._mode_lock:
                     with contextlib.suppress(QuectelError):
                         await self._channel.escape_transparent()
-            try:
+            with contextlib.suppress(QuectelError):
                 # abort() must not wait for the module to flush to a peer that
                 # may not read: close_timeout 0 closes at once.
                 close_timeout = 0 if self._aborted else 10
                 await self._channel.execute(cmd.SslClose(self._client_id, close_timeout))
-            except QuectelError as exc:
-                error = exc if self._error is None else None
+                freed = True
         finally:
             if self._state is not SocketState.CLOSED:
                 self._state = SocketState.CLOSED
                 self._schedule_connection_lost(self._error)
-                self._on_finished(self._client_id)
-        del error
+                # Unconfirmed, the modem frees the ID on the module before reusing it.
+                self._on_finished(self._client_id, freed)
 
     def _fatal(self, exc: Exception) -> None:
         """A pump failed: the socket is unusable; close it on the module too."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from quectel_aio import Modem, SSLConfig
+from quectel_aio import Modem, QuectelError, SSLConfig
 from quectel_aio._grammar import ParsedCommand
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 from quectel_aio.testing._registry import HANDLERS
@@ -132,4 +132,24 @@ async def test_an_abandoned_open_the_module_would_not_close_keeps_its_id_until_i
         for stream in (writer, other_writer):
             stream.close()
             await stream.wait_closed()
+    assert await modem.ssl_state() == []
+
+
+async def test_a_close_the_module_did_not_answer_does_not_free_the_id_it_still_holds(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    _reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    assert writer.get_extra_info("client_id") == 0
+    emulator.mute_next_command("+QSSLCLOSE")
+    writer.transport.abort()
+    with contextlib.suppress(QuectelError):
+        await writer.wait_closed()
+    assert 0 in emulator.sockets  # the module never got to close it
+    # The next socket must not be opened on the ID the module still holds.
+    other_reader, other_writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    other_writer.write(b"ping")
+    assert await other_reader.readexactly(4) == b"ping"
+    other_writer.close()
+    await other_writer.wait_closed()
+    await eventually(lambda: not emulator.sockets, what="every module socket closed")
     assert await modem.ssl_state() == []
