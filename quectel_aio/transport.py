@@ -448,8 +448,10 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                         # SEND FAIL: wait without holding the mode lock, so that a
                         # switch (the push overflow among them) is not held up.
                         await asyncio.sleep(backoff)
-                if self._state is not SocketState.OPEN and (not self._buffer or self._aborted):
-                    return
+                if self._state is not SocketState.OPEN and (
+                    not self._buffer or self._aborted or self._remote_closed
+                ):
+                    return  # nothing left that could still be sent
         except asyncio.CancelledError:
             raise
         except QuectelError as exc:

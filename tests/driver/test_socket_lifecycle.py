@@ -13,6 +13,7 @@ from quectel_aio import Modem, QuectelError, SSLConfig
 from quectel_aio._grammar import ParsedCommand
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 from quectel_aio.testing._registry import HANDLERS
+from quectel_aio.transport import ModemSocketTransport
 
 from .conftest import ECHO_HOST
 from .helpers import count, eventually
@@ -153,3 +154,26 @@ async def test_a_close_the_module_did_not_answer_does_not_free_the_id_it_still_h
     await other_writer.wait_closed()
     await eventually(lambda: not emulator.sockets, what="every module socket closed")
     assert await modem.ssl_state() == []
+
+
+async def test_close_after_the_peer_closed_with_writes_still_queued_does_not_hang(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    # The peer has answered and hung up while the application still had bytes
+    # queued (SEND FAIL) and had not read the answer (reading paused): close()
+    # must not wait for a flush that can no longer happen.
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, limit=1024)
+    writer.write(os.urandom(8000))
+    await writer.drain()
+    transport = writer.transport
+    assert isinstance(transport, ModemSocketTransport)
+    await eventually(lambda: not transport.is_reading(), what="reading paused by the full reader")
+    emulator.fail_next_sends(10**6)
+    writer.write(os.urandom(3000))
+    await eventually(lambda: emulator._faults.fail_sends < 10**6, what="a SEND FAIL")
+    emulator.inject_raw(b'\r\n+QSSLURC: "closed",0\r\n')
+    await eventually(lambda: transport._remote_closed, what="the close URC seen")
+    writer.close()
+    async with asyncio.timeout(5):
+        await writer.wait_closed()
+    assert len(await reader.read()) >= 1024  # what was received stays readable
