@@ -309,6 +309,10 @@ class Modem(OrphanSockets, ModemServices):
                     # frees its ID: until then the ID is not handed out again (563).
                     error = SocketBroken(f"PDP context {event.context_id} was deactivated")
                     transport._broken(error, freed=False)
+            for client_id, waiter in self._opening.items():
+                # A handshake on a lost context cannot succeed; the module may never say so.
+                if self._socket_pdp.get(client_id) == event.context_id and not waiter.done():
+                    waiter.set_exception(SocketBroken(f"PDP context {event.context_id} was deactivated"))
         elif isinstance(event, ev.ModemReady):
             self._on_restart()
         elif isinstance(event, ev.UnknownUrc):
@@ -490,6 +494,7 @@ class Modem(OrphanSockets, ModemServices):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[int] = loop.create_future()
         self._opening[client_id] = waiter
+        self._socket_pdp[client_id] = command.pdp_context_id
         opened = in_use = False
 
         def make_transport() -> ModemSocketTransport:
@@ -528,7 +533,6 @@ class Modem(OrphanSockets, ModemServices):
                     raise SocketOpenError(client_id, error, error_text(error))
                 transport = make_transport()
             self._sockets[client_id] = transport
-            self._socket_pdp[client_id] = command.pdp_context_id
             transport._start()
             for early in self._early.pop(client_id, []):
                 if isinstance(early, ev.SslDataPushed):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from quectel_aio import Modem, QuectelError, SSLConfig
+from quectel_aio import Modem, QuectelError, SocketBroken, SSLConfig
 from quectel_aio._grammar import ParsedCommand
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 from quectel_aio.testing._registry import HANDLERS
@@ -177,3 +177,24 @@ async def test_close_after_the_peer_closed_with_writes_still_queued_does_not_han
     async with asyncio.timeout(5):
         await writer.wait_closed()
     assert len(await reader.read()) >= 1024  # what was received stays readable
+
+
+async def test_pdp_deactivation_fails_an_open_in_progress_on_that_context(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    gate = asyncio.Event()
+    async with _gated_proxy(echo_server.port, gate) as slow_port:
+        opening = asyncio.create_task(modem.open_connection(ECHO_HOST, slow_port, ssl=ssl_config))
+        await eventually(lambda: 0 in emulator.sockets, what="the handshake under way")
+        emulator.deactivate_pdp(1)
+        with pytest.raises(SocketBroken, match="PDP"):
+            async with asyncio.timeout(5):
+                await opening
+    # The ID was closed on the module and is free again.
+    await modem.activate_pdp(1, apn="internet")
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    assert writer.get_extra_info("client_id") == 0
+    writer.write(b"ping")
+    assert await reader.readexactly(4) == b"ping"
+    writer.close()
+    await writer.wait_closed()
