@@ -79,6 +79,7 @@ from ._core_states import (
     ConnectionState,
     ParserMode,
     decode_line,
+    echo_after,
     excerpt,
     parse_length,
 )
@@ -90,6 +91,7 @@ from ._events import (
     CommandFailed,
     CommandSucceeded,
     ConnectReceived,
+    EchoReturned,
     EndOfStream,
     Event,
     ModemReady,
@@ -123,6 +125,9 @@ class ModemConnection(Recovery, TransparentParsing):
         self._state_before_error = ConnectionState.IDLE
         self._command: Command | None = None
         self._echo_text: str | None = None
+        # ATE0 was sent since the last RDY, so an echo means the module restarted.
+        self._echo_off = False
+        self._echo_unexpected = False
         self._lines: list[str] = []
         self._held: bytes | None = None
         # The driver may call send_payload (after a prompt or CONNECT).
@@ -225,6 +230,10 @@ class ModemConnection(Recovery, TransparentParsing):
         data = command.encode()
         self._command = command
         self._echo_text = data[:-1].decode("ascii")
+        self._echo_unexpected = self._echo_off
+        echo = echo_after(self._echo_text)
+        if echo is not None:
+            self._echo_off = not echo
         self._lines = []
         self._held = None
         self._payload_allowed = False
@@ -432,7 +441,10 @@ class ModemConnection(Recovery, TransparentParsing):
 
     def _line(self, text: str) -> Event | None:
         if text == self._echo_text:
-            return None
+            if not self._echo_unexpected:
+                return None
+            self._echo_unexpected = self._echo_off = False
+            return EchoReturned()
         first = text[0]
         if first == "+":
             head = text.partition(":")[0]
@@ -453,6 +465,7 @@ class ModemConnection(Recovery, TransparentParsing):
                 return self._final(text)
             return self._info(text, head)
         if text == "RDY":
+            self._echo_unexpected = self._echo_off = False
             return ModemReady()
         if text in FINAL_SUCCESS or text in FINAL_FAILURE:
             return self._final(text)

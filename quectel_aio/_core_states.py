@@ -20,9 +20,32 @@ __all__ = [
     "ConnectionState",
     "ParserMode",
     "decode_line",
+    "echo_after",
     "excerpt",
     "parse_length",
 ]
+
+_BASIC_COMMANDS_RE = re.compile(r"(?:&?[A-Z][0-9]*)*")
+_BASIC_COMMAND_RE = re.compile(r"&?[A-Z][0-9]*")
+
+
+def echo_after(line: str) -> bool | None:
+    """The command echo a command line leaves on: ``ATE0`` False; ``ATE``, ``ATE1``, ``ATZ``, ``AT&F`` True.
+
+    Only the basic commands before the first ``;`` count (``ATE1V1``);
+    ``None`` means the line does not change the echo.
+    """
+    basic = line.upper()[2:].split(";", 1)[0]
+    if not _BASIC_COMMANDS_RE.fullmatch(basic):
+        return None  # an extended command (AT+..., AT$...) or an S-register
+    setting = None
+    for token in _BASIC_COMMAND_RE.findall(basic):
+        if token in ("E", "E1") or token.startswith(("Z", "&F")):
+            setting = True
+        elif token == "E0":
+            setting = False
+    return setting
+
 
 #: Largest data block accepted after a length header. The notes allow 1500
 #: bytes; a little slack tolerates firmware differences while bounding memory.

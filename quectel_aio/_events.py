@@ -45,6 +45,7 @@ __all__ = [
     "EndOfStream",
     "Event",
     "ModemReady",
+    "EchoReturned",
     "NeedData",
     "PdpDeactivated",
     "PromptReceived",
@@ -254,6 +255,11 @@ class PdpDeactivated(Unsolicited):
 @dataclass(frozen=True, slots=True)
 class ModemReady(Unsolicited):
     """``RDY``: the module (re)started and its AT interface is ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class EchoReturned(Unsolicited):
+    """The module echoed a command after ``ATE0``: it restarted, and its ``RDY`` went elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -315,6 +315,11 @@ class Modem(OrphanSockets, ModemServices):
                     waiter.set_exception(SocketBroken(f"PDP context {event.context_id} was deactivated"))
         elif isinstance(event, ev.ModemReady):
             self._on_restart()
+        elif isinstance(event, ev.EchoReturned):
+            # The echo that ATE0 turned off is back: the module restarted and
+            # its RDY went to another port (urcport).
+            self.log.warning("restart_seen_as_returning_echo")
+            self._on_restart()
         elif isinstance(event, ev.UnknownUrc):
             self.log.debug("urc_ignored", line=event.line[:80].encode("ascii", "backslashreplace").decode())
 

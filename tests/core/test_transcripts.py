@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quectel_aio import _commands as c
+from quectel_aio._core_states import echo_after
 from quectel_aio._events import (
     CommandFailed,
     CommandSucceeded,
     ConnectReceived,
+    EchoReturned,
     Event,
     ModemReady,
     PdpDeactivated,
@@ -271,6 +273,46 @@ CASES: dict[str, Case] = {
         [CommandSucceeded(RECV, "OK", ("+QSSLRECV: 3",), b"abc")],
     ),
     "echo at": ([Send(c.Attention(), b"AT\r"), Rx(b"AT\r\r\nOK\r\n")], [CommandSucceeded(c.Attention())]),
+    # --- the echo returns after ATE0: the module restarted unseen ----------
+    "echo after ate0": (
+        [Send(c.SetEcho(False)), Rx(b"ATE0\r\r\nOK\r\n"), Send(STATE), Rx(b"AT+QSSLSTATE\r\r\nOK\r\n")],
+        [CommandSucceeded(c.SetEcho(False)), EchoReturned(), CommandSucceeded(STATE)],
+    ),
+    "echo after ate0 reported once": (
+        [
+            Send(c.SetEcho(False)),
+            Rx(b"\r\nOK\r\n"),
+            Send(STATE),
+            Rx(b"AT+QSSLSTATE\r\r\nOK\r\n"),
+            Send(c.Attention()),
+            Rx(b"AT\r\r\nOK\r\n"),
+        ],
+        [
+            CommandSucceeded(c.SetEcho(False)),
+            EchoReturned(),
+            CommandSucceeded(STATE),
+            CommandSucceeded(c.Attention()),
+        ],
+    ),
+    "echo after rdy is expected": (
+        [Send(c.SetEcho(False)), Rx(b"\r\nOK\r\n\r\nRDY\r\n"), Send(c.Attention()), Rx(b"AT\r\r\nOK\r\n")],
+        [CommandSucceeded(c.SetEcho(False)), ModemReady(), CommandSucceeded(c.Attention())],
+    ),
+    "echo after a raw ate1 is expected": (
+        [
+            Send(c.SetEcho(False)),
+            Rx(b"\r\nOK\r\n"),
+            Send(c.Raw("ATE1V1")),
+            Rx(b"\r\nOK\r\n"),
+            Send(c.Attention()),
+            Rx(b"AT\r\r\nOK\r\n"),
+        ],
+        [
+            CommandSucceeded(c.SetEcho(False)),
+            CommandSucceeded(c.Raw("ATE1V1")),
+            CommandSucceeded(c.Attention()),
+        ],
+    ),
     # --- prompt variants -------------------------------------------------
     "prompt without space": (
         [Send(SEND), Rx(b"\r\n>"), Payload(DATA), Rx(b"\r\nSEND OK\r\n")],
@@ -377,3 +419,26 @@ def test_payload_echo_with_prompt_variants(prompt: bytes, payload: bytes) -> Non
         PromptReceived(SEND),
         CommandSucceeded(SEND, "SEND OK"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "echo"),
+    [
+        ("ATE0", False),
+        ("ATE1", True),
+        ("ATE", True),
+        ("ate1v1", True),
+        ("ATV1E0", False),
+        ("ATZ", True),
+        ("AT&F0", True),
+        ("ATE1;+CMEE=1", True),
+        ("AT", None),
+        ("ATI", None),
+        ("AT&D1", None),
+        ("AT+QISDE=0", None),
+        ('AT+QSSLCFG="sni",0,1', None),
+        ("ATS3=13", None),
+    ],
+)
+def test_which_command_lines_set_the_echo(line: str, echo: bool | None) -> None:
+    assert echo_after(line) is echo

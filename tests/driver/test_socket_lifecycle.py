@@ -11,7 +11,7 @@ import pytest
 
 from quectel_aio import Modem, QuectelError, SocketBroken, SSLConfig
 from quectel_aio._grammar import ParsedCommand
-from quectel_aio.testing import ModemEmulator, TlsTestServer
+from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 from quectel_aio.testing._registry import HANDLERS
 from quectel_aio.transport import ModemSocketTransport
 
@@ -198,3 +198,34 @@ async def test_pdp_deactivation_fails_an_open_in_progress_on_that_context(
     assert await reader.readexactly(4) == b"ping"
     writer.close()
     await writer.wait_closed()
+
+
+async def test_a_restart_whose_rdy_went_to_another_port_is_seen_by_the_returning_echo(
+    echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    # A UART host with the factory urcport "usbat" never sees RDY; the restart
+    # still shows, as the command echo the module turns back on.
+    config = EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, urcport="usbat")
+    emulator = ModemEmulator(config)
+    try:
+        async with emulator.serve_pty() as device, Modem.open(device, margin=1.0) as modem:
+            await modem.activate_pdp(1, apn="internet")
+            reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+            writer.close()
+            await writer.wait_closed()
+            emulator.restart()
+            await eventually(lambda: not emulator.booting, what="the module booted")
+            # The application sees its network go and brings it back.
+            await modem.activate_pdp(1, apn="internet")
+            try:
+                reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+            finally:
+                # Never an open with the module's forgotten (unverified) settings.
+                assert [settings.seclevel for _, settings in emulator.opened_with][1:] == [1]
+            assert modem.boot_epoch == 1
+            writer.write(b"ping")
+            assert await reader.readexactly(4) == b"ping"
+            writer.close()
+            await writer.wait_closed()
+    finally:
+        await emulator.aclose()
