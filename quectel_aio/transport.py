@@ -25,12 +25,8 @@ after ``+QSSLOPEN: <id>,0``. It runs two small tasks over the shared AT channel:
   first leaves transparent mode with ``+++`` (guard times around it), then
   sends ``AT+QSSLCLOSE``.
 * **Switching.** :meth:`switch_mode` moves a live socket between the three
-  modes with ``AT+QISWTMD`` (``+++`` to leave transparent mode). A switch out
-  of buffer mode is made by the receive pump between two reads, so no
-  ``AT+QSSLRECV`` answer can overtake pushed or raw data. In direct push mode,
-  ``pause_reading`` switches the socket to buffer mode (the module then holds
-  the data and closes its TCP window) and ``resume_reading`` switches back:
-  memory stays bounded and no byte is lost.
+  modes (see :mod:`quectel_aio._access_modes`); in direct push mode
+  ``pause_reading`` falls back to buffer mode until ``resume_reading``.
 * **Close.** ``+QSSLURC: "closed"`` first lets the receive pump deliver every
   byte the module still holds, then ``eof_received``, then ``AT+QSSLCLOSE``,
   then ``connection_lost(None)``. ``close()`` flushes the send buffer first;
@@ -219,8 +215,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
     def _broken(self, exc: Exception, *, freed: bool = True) -> None:
         """An outside cause (restart, PDP loss, port failure) killed the socket.
 
-        ``freed`` is False when the module still holds the client ID (PDP loss:
-        the socket is "closing" until ``AT+QSSLCLOSE``).
+        ``freed`` is False when the module still holds the ID (PDP loss: "closing").
         """
         if self._state is SocketState.CLOSED:
             return
@@ -377,7 +372,14 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                     if not self._reading or self._aborted:
                         break
                     self._recv_drained = False
-                    await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH), chain=self._received)
+                    try:
+                        await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH), chain=self._received)
+                    except CommandError:
+                        # QSSLRECV answers ERROR once the connection is "abnormally closed"
+                        # (the note); that is a clean end only if nothing is left unread.
+                        if not await self._nothing_unread():
+                            raise
+                        self._remote_closed = self._recv_drained = True
                     drained = self._recv_drained
                 if self._remote_closed and drained and not self._aborted:
                     if self._mode is AccessMode.PUSH and await self._read_rest_in_buffer_mode():
@@ -388,6 +390,14 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
             raise
         except QuectelError as exc:
             self._fatal(exc)
+
+    async def _nothing_unread(self) -> bool:
+        """``AT+QSSLRECV=<id>,0`` reports no unread byte (False if it cannot tell)."""
+        try:
+            result = await self._channel.execute(cmd.SslRecvQuery(self._client_id))
+            return [cmd.parse_recv_query(line)[2] for line in result.lines] == [0]
+        except QuectelError:
+            return False
 
     def _received(self, result: ExchangeResult) -> tuple[cmd.Command, bytes | None] | None:
         """In the reader: hand an ``AT+QSSLRECV`` block over and ask for the next one at once.

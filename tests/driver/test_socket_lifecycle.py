@@ -11,7 +11,15 @@ import pytest
 
 from quectel_aio import Modem, QuectelError, SocketBroken, SSLConfig
 from quectel_aio._grammar import ParsedCommand
-from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
+from quectel_aio.testing import (
+    EmulatorConfig,
+    IssuedCert,
+    ModemEmulator,
+    SocketState,
+    TlsTestServer,
+    server_ssl_context,
+    start_tls_server,
+)
 from quectel_aio.testing._registry import HANDLERS
 from quectel_aio.transport import ModemSocketTransport
 
@@ -229,3 +237,76 @@ async def test_a_restart_whose_rdy_went_to_another_port_is_seen_by_the_returning
             await writer.wait_closed()
     finally:
         await emulator.aclose()
+
+
+def _refuse_reads_when_closed(monkeypatch: pytest.MonkeyPatch, *, even_with_data: bool) -> None:
+    """QSSLRECV answers ERROR once the connection is "closing" (the note: "abnormally closed")."""
+    original = HANDLERS["+QSSLRECV"]
+
+    async def handler(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+        client_id = command.params[0] if command.params else None
+        sock = emu.sockets.get(client_id) if isinstance(client_id, int) else None
+        if (
+            sock is not None
+            and tuple(command.params[1:]) != (0,)
+            and sock.state is SocketState.CLOSING
+            and (even_with_data or not sock.recv_buffer)
+        ):
+            emu.last_error = 567  # socket has been closed
+            return b"\r\nERROR\r\n"
+        return await original(emu, command)
+
+    monkeypatch.setitem(HANDLERS, "+QSSLRECV", handler)
+
+
+@contextlib.asynccontextmanager
+async def _speak_and_hang_up(cert: IssuedCert, body: bytes) -> AsyncIterator[TlsTestServer]:
+    async def handler(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(body)
+        await writer.drain()
+        writer.close()
+
+    async with await start_tls_server(server_ssl_context(cert.chain_pem, cert.key_pem), handler) as server:
+        yield server
+
+
+async def test_a_module_refusing_reads_after_closed_still_ends_the_stream_cleanly(
+    modem: Modem,
+    emulator: ModemEmulator,
+    server_cert: IssuedCert,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _refuse_reads_when_closed(monkeypatch, even_with_data=False)
+    body = os.urandom(20_000)
+    async with _speak_and_hang_up(server_cert, body) as server:
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config)
+        async with asyncio.timeout(10):
+            assert await reader.read() == body
+        assert reader.at_eof()
+        writer.close()
+        await writer.wait_closed()
+    assert count(emulator, "+QSSLCLOSE") == 1
+
+
+async def test_a_module_refusing_reads_with_data_unread_is_not_a_clean_end(
+    modem: Modem,
+    emulator: ModemEmulator,
+    server_cert: IssuedCert,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _refuse_reads_when_closed(monkeypatch, even_with_data=True)
+    async with _speak_and_hang_up(server_cert, os.urandom(20_000)) as server:
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config, limit=1024)
+        await eventually(lambda: any(s.state is SocketState.CLOSING for s in emulator.sockets.values()))
+
+        async def read_all() -> None:
+            while await reader.read(1024):
+                pass
+
+        with pytest.raises(SocketBroken):
+            await asyncio.wait_for(read_all(), 10)
+        writer.close()
+        with pytest.raises(SocketBroken):
+            await writer.wait_closed()
