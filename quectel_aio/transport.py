@@ -57,6 +57,7 @@ from ._errors import (
 from ._flow_control import DEFAULT_HIGH_WATER, WriteFlowControl
 from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
 from ._out_buffer import OutBuffer
+from ._socket_queries import nothing_unread, socket_closing
 
 _log = structlog.get_logger("quectel_aio.modem")
 
@@ -374,10 +375,8 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                     self._recv_drained = False
                     try:
                         await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH), chain=self._received)
-                    except CommandError:
-                        # QSSLRECV answers ERROR once the connection is "abnormally closed"
-                        # (the note); that is a clean end only if nothing is left unread.
-                        if not await self._nothing_unread():
+                    except CommandError:  # "abnormally closed": see _socket_queries
+                        if not await nothing_unread(channel, client_id):
                             raise
                         self._remote_closed = self._recv_drained = True
                     drained = self._recv_drained
@@ -390,14 +389,6 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
             raise
         except QuectelError as exc:
             self._fatal(exc)
-
-    async def _nothing_unread(self) -> bool:
-        """``AT+QSSLRECV=<id>,0`` reports no unread byte (False if it cannot tell)."""
-        try:
-            result = await self._channel.execute(cmd.SslRecvQuery(self._client_id))
-            return [cmd.parse_recv_query(line)[2] for line in result.lines] == [0]
-        except QuectelError:
-            return False
 
     def _received(self, result: ExchangeResult) -> tuple[cmd.Command, bytes | None] | None:
         """In the reader: hand an ``AT+QSSLRECV`` block over and ask for the next one at once.
@@ -498,6 +489,10 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
             ) from exc
         except CommandError as exc:
             if exc.result != "SEND FAIL":
+                if await socket_closing(self._channel, self._client_id):
+                    # The peer is gone before its URC: read the rest, then end the stream.
+                    self._remote_close()
+                    return 0.0
                 raise SocketBroken(f"client {self._client_id}: send failed: {exc}") from exc
             now = self._loop.time()
             if self._failing_since is None or self._chunks_sent != self._sent_before_failing:

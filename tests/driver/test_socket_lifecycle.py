@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -310,3 +311,37 @@ async def test_a_module_refusing_reads_with_data_unread_is_not_a_clean_end(
         writer.close()
         with pytest.raises(SocketBroken):
             await writer.wait_closed()
+
+
+async def test_a_send_refused_because_the_peer_closed_leaves_its_answer_readable(
+    modem: Modem,
+    emulator: ModemEmulator,
+    server_cert: IssuedCert,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server answered and hung up (an HTTP 413, say) while the client was
+    # still sending; the module refuses the next chunk with ERROR before its
+    # "closed" URC is out. The answer it holds must still reach the reader.
+    body = os.urandom(20_000)
+    late: list[asyncio.TimerHandle] = []
+    original = emulator.socket_closed
+
+    def late_urc(sock: Any) -> None:
+        late.append(asyncio.get_running_loop().call_later(2.0, original, sock))
+
+    monkeypatch.setattr(emulator, "socket_closed", late_urc)
+    try:
+        async with _speak_and_hang_up(server_cert, body) as server:
+            reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config, limit=1024)
+            await eventually(lambda: any(s.state is SocketState.CLOSING for s in emulator.sockets.values()))
+            writer.write(b"the rest of the request")
+            await eventually(lambda: count(emulator, "+QSSLSEND") == 1, what="the refused send")
+            async with asyncio.timeout(1.5):  # before the late URC
+                assert await reader.read() == body
+            writer.close()
+            await writer.wait_closed()
+        assert count(emulator, "+QSSLCLOSE") == 1
+    finally:
+        for handle in late:
+            handle.cancel()
