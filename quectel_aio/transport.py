@@ -5,25 +5,20 @@ Theory of operation
 A :class:`ModemSocketTransport` is created by :meth:`Modem.create_connection`
 after ``+QSSLOPEN: <id>,0``. It runs two small tasks over the shared AT channel:
 
-* **Receive pump** (buffer access mode). A ``+QSSLURC: "recv"`` doorbell wakes
-  it; it then issues ``AT+QSSLRECV=<id>,1500`` until the module answers
-  ``+QSSLRECV: 0`` (the module only rings again after the buffer was found
-  empty). While the protocol has paused reading, no ``AT+QSSLRECV`` is issued:
-  the data stays in the module, whose full buffer closes the TCP window. That
-  is real backpressure. In direct push mode the data arrives inside the URC and
-  is delivered as it comes.
+* **Receive pump** (buffer access mode). A ``+QSSLURC: "recv"`` doorbell (or a
+  slow timer) wakes it; it issues ``AT+QSSLRECV=<id>,1500`` until the module
+  answers ``+QSSLRECV: 0``. While the protocol has paused reading, no read is
+  issued: the module's full buffer closes the TCP window (real backpressure).
+  In direct push mode the data arrives inside the URC.
 * **Send pump.** ``write()`` appends to a buffer; the pump sends it in fixed
   length ``AT+QSSLSEND=<id>,<n>`` chunks of at most 1460 bytes (never the
   Ctrl+Z form). ``SEND FAIL`` (module buffer full) is retried with bounded
   exponential back-off; a send whose outcome is unknown (timeout after the
   payload) fails the connection instead of risking duplicated bytes. Water
   marks drive ``pause_writing``/``resume_writing`` so ``drain()`` really waits.
-* **Transparent mode.** The channel hands the whole port to the socket:
-  received bytes arrive through :meth:`transparent_data`, ``write()`` data goes
-  to the port unframed (flow control is the port's own), ``pause_reading``
-  stops reading the port. ``NO CARRIER`` is the end of the stream; closing
-  first leaves transparent mode with ``+++`` (guard times around it), then
-  sends ``AT+QSSLCLOSE``.
+* **Transparent mode.** The channel hands the whole port to the socket; bytes
+  go both ways unframed, ``pause_reading`` stops reading the port, ``NO
+  CARRIER`` is the end of the stream, and closing leaves the mode first.
 * **Switching.** :meth:`switch_mode` moves a live socket between the three
   modes (see :mod:`quectel_aio._access_modes`); in direct push mode
   ``pause_reading`` falls back to buffer mode until ``resume_reading``.
@@ -353,13 +348,16 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         channel, client_id = self._channel, self._client_id
         try:
             while True:
+                polled = False
                 if self._mode is AccessMode.BUFFER and self._reading and not self._remote_closed:
-                    # A doorbell lost on the wire would stall the socket for
-                    # good (the module rings once per empty-to-non-empty
-                    # transition): an idle socket also reads on a slow timer.
-                    with contextlib.suppress(TimeoutError):
+                    # A doorbell or "closed" URC lost on the wire would stall the socket
+                    # for good (the module rings once per empty-to-non-empty transition):
+                    # an idle socket also reads, and asks its state, on a slow timer.
+                    try:
                         async with asyncio.timeout(RECV_POLL_INTERVAL):
                             await self._doorbell.wait()
+                    except TimeoutError:
+                        polled = True
                 else:
                     await self._doorbell.wait()
                 self._doorbell.clear()
@@ -380,6 +378,13 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                             raise
                         self._remote_closed = self._recv_drained = True
                     drained = self._recv_drained
+                if (
+                    polled
+                    and drained
+                    and not self._remote_closed
+                    and await socket_closing(channel, client_id)
+                ):
+                    self._remote_close()
                 if self._remote_closed and drained and not self._aborted:
                     if self._mode is AccessMode.PUSH and await self._read_rest_in_buffer_mode():
                         continue  # read the module buffer down before the end of the stream

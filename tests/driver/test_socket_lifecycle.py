@@ -345,3 +345,25 @@ async def test_a_send_refused_because_the_peer_closed_leaves_its_answer_readable
     finally:
         for handle in late:
             handle.cancel()
+
+
+async def test_a_lost_closed_urc_is_recovered_by_the_idle_poll(
+    modem: Modem,
+    emulator: ModemEmulator,
+    server_cert: IssuedCert,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import quectel_aio.transport as transport_module
+
+    monkeypatch.setattr(transport_module, "RECV_POLL_INTERVAL", 0.3)
+    monkeypatch.setattr(emulator, "socket_closed", lambda sock: None)  # the URC is lost on the wire
+    body = os.urandom(5000)
+    async with _speak_and_hang_up(server_cert, body) as server:
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config)
+        async with asyncio.timeout(5):
+            assert await reader.read() == body  # then EOF, not a reader waiting for ever
+        writer.close()
+        await writer.wait_closed()
+    assert count(emulator, "+QSSLCLOSE") == 1
+    assert not emulator.sockets
