@@ -125,9 +125,12 @@ class ModemConnection(Recovery, TransparentParsing):
         self._state_before_error = ConnectionState.IDLE
         self._command: Command | None = None
         self._echo_text: str | None = None
-        # ATE0 was sent since the last RDY, so an echo means the module restarted.
+        # Echo off is armed once the command after ATE0 came back without echo
+        # (_echo_probe 1: ATE0 sent, 2: that command in flight); from then until
+        # RDY an echo means the module restarted unseen.
         self._echo_off = False
-        self._echo_unexpected = False
+        self._echo_probe = 0
+        self._echo_seen = self._echo_unexpected = False
         self._lines: list[str] = []
         self._held: bytes | None = None
         # The driver may call send_payload (after a prompt or CONNECT).
@@ -230,10 +233,14 @@ class ModemConnection(Recovery, TransparentParsing):
         data = command.encode()
         self._command = command
         self._echo_text = data[:-1].decode("ascii")
-        self._echo_unexpected = self._echo_off
+        if self._echo_probe == 2:
+            self._echo_off, self._echo_probe = not self._echo_seen, 0
+        elif self._echo_probe == 1:
+            self._echo_probe = 2
+        self._echo_unexpected, self._echo_seen = self._echo_off, False
         echo = echo_after(self._echo_text)
         if echo is not None:
-            self._echo_off = not echo
+            self._echo_off, self._echo_probe = False, 0 if echo else 1
         self._lines = []
         self._held = None
         self._payload_allowed = False
@@ -441,6 +448,7 @@ class ModemConnection(Recovery, TransparentParsing):
 
     def _line(self, text: str) -> Event | None:
         if text == self._echo_text:
+            self._echo_seen = True
             if not self._echo_unexpected:
                 return None
             self._echo_unexpected = self._echo_off = False
@@ -466,6 +474,7 @@ class ModemConnection(Recovery, TransparentParsing):
             return self._info(text, head)
         if text == "RDY":
             self._echo_unexpected = self._echo_off = False
+            self._echo_probe = 0
             return ModemReady()
         if text in FINAL_SUCCESS or text in FINAL_FAILURE:
             return self._final(text)

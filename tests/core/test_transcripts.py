@@ -275,12 +275,26 @@ CASES: dict[str, Case] = {
     "echo at": ([Send(c.Attention(), b"AT\r"), Rx(b"AT\r\r\nOK\r\n")], [CommandSucceeded(c.Attention())]),
     # --- the echo returns after ATE0: the module restarted unseen ----------
     "echo after ate0": (
-        [Send(c.SetEcho(False)), Rx(b"ATE0\r\r\nOK\r\n"), Send(STATE), Rx(b"AT+QSSLSTATE\r\r\nOK\r\n")],
-        [CommandSucceeded(c.SetEcho(False)), EchoReturned(), CommandSucceeded(STATE)],
+        [
+            Send(c.SetEcho(False)),
+            Rx(b"ATE0\r\r\nOK\r\n"),
+            Send(STATE),
+            Rx(b"\r\nOK\r\n"),
+            Send(c.Attention()),
+            Rx(b"AT\r\r\nOK\r\n"),
+        ],
+        [
+            CommandSucceeded(c.SetEcho(False)),
+            CommandSucceeded(STATE),
+            EchoReturned(),
+            CommandSucceeded(c.Attention()),
+        ],
     ),
     "echo after ate0 reported once": (
         [
             Send(c.SetEcho(False)),
+            Rx(b"\r\nOK\r\n"),
+            Send(STATE),
             Rx(b"\r\nOK\r\n"),
             Send(STATE),
             Rx(b"AT+QSSLSTATE\r\r\nOK\r\n"),
@@ -289,18 +303,44 @@ CASES: dict[str, Case] = {
         ],
         [
             CommandSucceeded(c.SetEcho(False)),
+            CommandSucceeded(STATE),
             EchoReturned(),
             CommandSucceeded(STATE),
             CommandSucceeded(c.Attention()),
         ],
     ),
+    "echo kept by a module that ignores ate0 is no restart": (
+        [
+            Send(c.SetEcho(False)),
+            Rx(b"ATE0\r\r\nOK\r\n"),
+            Send(STATE),
+            Rx(b"AT+QSSLSTATE\r\r\nOK\r\n"),
+            Send(c.Attention()),
+            Rx(b"AT\r\r\nOK\r\n"),
+        ],
+        [CommandSucceeded(c.SetEcho(False)), CommandSucceeded(STATE), CommandSucceeded(c.Attention())],
+    ),
     "echo after rdy is expected": (
-        [Send(c.SetEcho(False)), Rx(b"\r\nOK\r\n\r\nRDY\r\n"), Send(c.Attention()), Rx(b"AT\r\r\nOK\r\n")],
-        [CommandSucceeded(c.SetEcho(False)), ModemReady(), CommandSucceeded(c.Attention())],
+        [
+            Send(c.SetEcho(False)),
+            Rx(b"\r\nOK\r\n"),
+            Send(STATE),
+            Rx(b"\r\nOK\r\n\r\nRDY\r\n"),
+            Send(c.Attention()),
+            Rx(b"AT\r\r\nOK\r\n"),
+        ],
+        [
+            CommandSucceeded(c.SetEcho(False)),
+            CommandSucceeded(STATE),
+            ModemReady(),
+            CommandSucceeded(c.Attention()),
+        ],
     ),
     "echo after a raw ate1 is expected": (
         [
             Send(c.SetEcho(False)),
+            Rx(b"\r\nOK\r\n"),
+            Send(STATE),
             Rx(b"\r\nOK\r\n"),
             Send(c.Raw("ATE1V1")),
             Rx(b"\r\nOK\r\n"),
@@ -309,6 +349,7 @@ CASES: dict[str, Case] = {
         ],
         [
             CommandSucceeded(c.SetEcho(False)),
+            CommandSucceeded(STATE),
             CommandSucceeded(c.Raw("ATE1V1")),
             CommandSucceeded(c.Attention()),
         ],
