@@ -384,7 +384,8 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                     and not self._remote_closed
                     and await socket_closing(channel, client_id)
                 ):
-                    self._remote_close()
+                    self._remote_close()  # its "closed" URC was lost: read what came before it
+                    continue
                 if self._remote_closed and drained and not self._aborted:
                     if self._mode is AccessMode.PUSH and await self._read_rest_in_buffer_mode():
                         continue  # read the module buffer down before the end of the stream

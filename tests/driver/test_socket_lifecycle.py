@@ -367,3 +367,36 @@ async def test_a_lost_closed_urc_is_recovered_by_the_idle_poll(
         await writer.wait_closed()
     assert count(emulator, "+QSSLCLOSE") == 1
     assert not emulator.sockets
+
+
+async def test_data_just_before_a_lost_closed_urc_is_read_before_the_end(
+    modem: Modem,
+    emulator: ModemEmulator,
+    server_cert: IssuedCert,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The idle poll found nothing; the peer's last bytes and its close then
+    # arrive before the state query, with both URCs lost on the wire.
+    import quectel_aio.transport as transport_module
+
+    monkeypatch.setattr(transport_module, "RECV_POLL_INTERVAL", 0.3)
+    monkeypatch.setattr(emulator, "socket_closed", lambda sock: None)
+    tail = b"the last words"
+    original = HANDLERS["+QSSLSTATE"]
+
+    async def handler(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+        for sock in emu.sockets.values():
+            if sock.state is SocketState.CLOSING and tail not in sock.recv_buffer:
+                sock.recv_buffer += tail
+                sock.total_received += len(tail)
+        return await original(emu, command)
+
+    monkeypatch.setitem(HANDLERS, "+QSSLSTATE", handler)
+    body = os.urandom(5000)
+    async with _speak_and_hang_up(server_cert, body) as server:
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config)
+        async with asyncio.timeout(5):
+            assert await reader.read() == body + tail
+        writer.close()
+        await writer.wait_closed()
