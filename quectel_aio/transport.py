@@ -374,7 +374,8 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                     try:
                         await channel.execute(cmd.SslRecv(client_id, MAX_READ_LENGTH), chain=self._received)
                     except CommandError:  # "abnormally closed": see _socket_queries
-                        if not await nothing_unread(channel, client_id):
+                        closing = self._remote_closed or await socket_closing(channel, client_id)
+                        if not (closing and await nothing_unread(channel, client_id)):
                             raise
                         self._remote_closed = self._recv_drained = True
                     drained = self._recv_drained

@@ -400,3 +400,25 @@ async def test_data_just_before_a_lost_closed_urc_is_read_before_the_end(
             assert await reader.read() == body + tail
         writer.close()
         await writer.wait_closed()
+
+
+async def test_a_refused_read_on_a_socket_that_is_not_closing_is_no_end_of_stream(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The module has nothing unread but the connection is up: an ERROR to
+    # QSSLRECV is then no proof that the peer ended the stream.
+    import quectel_aio.transport as transport_module
+
+    monkeypatch.setattr(transport_module, "RECV_POLL_INTERVAL", 0.3)
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    emulator.fail_next_command("AT+QSSLRECV")
+    with pytest.raises(SocketBroken):
+        async with asyncio.timeout(5):
+            await reader.read(100)
+    writer.close()
+    with pytest.raises(SocketBroken):
+        await writer.wait_closed()
