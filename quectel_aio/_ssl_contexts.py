@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from . import _commands as cmd
@@ -104,8 +104,16 @@ async def set_module_clock(channel: AtChannel, when: _dt.datetime | None = None)
 class SslContextTable:
     """Allocation and configuration of the module's SSL contexts."""
 
-    def __init__(self, channel: AtChannel, current_epoch: Callable[[], int], *, sync_clock: bool) -> None:
+    def __init__(
+        self,
+        channel: AtChannel,
+        current_epoch: Callable[[], int],
+        *,
+        sync_clock: bool,
+        on_reset: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._channel = channel
+        self._on_reset = on_reset
         self._current_epoch = current_epoch
         self._sync_clock = sync_clock
         self._slots: dict[int, _Slot] = {}
@@ -174,6 +182,9 @@ class SslContextTable:
                     self._channel.log.warning("ssl_context_reset", ssl_ctx=ctx, mismatch=mismatch)
                     self._clock_epoch = -1
                     reuse = False
+                    if self._on_reset is not None:
+                        # The same restart may have turned the echoes back on.
+                        await self._on_reset()
             if not reuse:
                 await self._configure(ctx, ssl, host_is_name, epoch)
                 slot = _Slot(key, epoch, set() if slot is None else slot.users)

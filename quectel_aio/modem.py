@@ -101,7 +101,9 @@ class Modem(OrphanSockets, ModemServices):
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
         self._quarantined: set[int] = set()
-        self._contexts = SslContextTable(self._channel, lambda: self._epoch, sync_clock=sync_clock)
+        self._contexts = SslContextTable(
+            self._channel, lambda: self._epoch, sync_clock=sync_clock, on_reset=self._apply_port_settings
+        )
         self._epoch = 0
         self._reinit_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -215,6 +217,11 @@ class Modem(OrphanSockets, ModemServices):
                 self.log.info("probe_unanswered", attempt=attempt + 1)
         else:
             raise ModemUnavailable(f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++")
+        await self._apply_port_settings()
+        self.log.info("modem_ready", epoch=self._epoch)
+
+    async def _apply_port_settings(self) -> None:
+        """The settings a restart resets that framing and URC routing depend on."""
         await self._channel.execute(cmd.SetEcho(False))
         if not self._channel.payload_echo:
             # Payload echo is the factory default of AT+QISDE on Quectel's
@@ -229,7 +236,6 @@ class Modem(OrphanSockets, ModemServices):
             await self._channel.execute(cmd.Raw("AT&D1"))
         if self._urc_port is not None:
             await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
-        self.log.info("modem_ready", epoch=self._epoch)
 
     async def aclose(self) -> None:
         """Close every socket (``AT+QSSLCLOSE``), then the port. Idempotent."""

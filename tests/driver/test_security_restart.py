@@ -13,6 +13,7 @@ stands between a restart and an unverified connection.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -174,9 +175,17 @@ async def test_a_restart_whose_rdy_goes_to_another_port_never_opens_unverified(
     config = SSLConfig(cafile=ca.cert_pem)
     assert await _open_once(modem, echo_server.port, config)
     await modem.command('AT+QURCCFG="urcport","usbat"')  # stored in NVRAM, survives the restart
+    # The profile keeps echo off, so no returning command echo reveals the restart either.
+    await modem.command("AT&W")
+    # Payload echo on is the factory value a restart brings back.
+    emulator.config = dataclasses.replace(emulator.config, payload_echo=True)
     emulator.restart()
+    mark = len(emulator.command_log)
     assert await _open_once(modem, echo_server.port, config)
     assert modem.boot_epoch == 0  # the restart itself went unseen
+    # The settings a restart resets are written again with the context.
+    assert "+QISDE" in [c.name for c in emulator.command_log[mark:]]
+    assert not emulator.payload_echo
     assert recorder.seclevels == [1, 1]
     assert await _open_once(modem, echo_server.port, config)
     assert recorder.seclevels == [1, 1, 1]
