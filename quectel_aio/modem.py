@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
@@ -41,6 +42,7 @@ from ._errors import (
     LocalProtocolError,
     ModemUnavailable,
     QuectelError,
+    SecurityWarning,
     SocketBroken,
     SocketOpenError,
 )
@@ -150,6 +152,8 @@ class Modem(OrphanSockets, ModemServices):
                 ``AT+QISDE=0`` at start and after every restart.
             sync_clock: set the module clock (AT+CCLK) from the host's UTC
                 clock before the first verified TLS open of each boot epoch.
+                ``False`` (the module's clock is set some other way) emits a
+                :class:`SecurityWarning`.
             urc_port: if set, ``AT+QURCCFG="urcport","<port>"`` is sent at
                 start (``"uart1"`` for the main UART, ``"usbat"`` for USB).
             pdp_context_id: PDP context used by sockets unless pinned.
@@ -175,6 +179,13 @@ class Modem(OrphanSockets, ModemServices):
             raise LocalProtocolError("escape_guard_time must be a number of seconds")
         if not 0 < escape_guard_time <= 10:
             raise LocalProtocolError("escape_guard_time must be in (0, 10] seconds")
+        if not sync_clock:
+            warnings.warn(
+                "sync_clock=False: certificate dates are checked against whatever the module "
+                "clock says (2000-01-01 after a restart unless something else sets it)",
+                SecurityWarning,
+                stacklevel=3,
+            )
         port = (
             url
             if isinstance(url, Port)

@@ -285,3 +285,9 @@ async def test_a_read_back_line_for_another_context_or_item_stops_the_open(
         await modem.open_connection(ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=ca.cert_pem))
     assert "seclevel" in str(info.value)
     assert count(emulator, "+QSSLOPEN") == 0
+
+
+async def test_turning_clock_sync_off_is_a_warned_opt_out(device: str) -> None:
+    with pytest.warns(SecurityWarning, match="sync_clock=False"):
+        async with Modem.open(device, sync_clock=False) as modem:
+            assert modem.boot_epoch == 0
