@@ -71,6 +71,18 @@ class ClientIds:
     def release(self, client_id: int) -> None:
         """The module has freed ``client_id`` (or never took it)."""
         self.reserved.discard(client_id)
+        self._wake()
+
+    def orphan_settled(self, client_id: int) -> None:
+        """The background close of ``client_id`` is over, whether or not it was freed.
+
+        Waiting allocations look again: an ID that stays taken (quarantined)
+        is no longer one being freed, so they may have nothing left to wait for.
+        """
+        self.closing_orphans.discard(client_id)
+        self._wake()
+
+    def _wake(self) -> None:
         released, self._released = self._released, asyncio.Event()
         released.set()
 

@@ -71,11 +71,11 @@ class OrphanSockets:
         try:
             freed = await self._close_orphan(client_id) or await self._module_lacks(client_id)
         finally:
-            self._ids.closing_orphans.discard(client_id)
             if freed:
                 self._release_client_id(client_id)
             else:
                 self._quarantined.add(client_id)
+            self._ids.orphan_settled(client_id)
 
     async def _close_orphan(self, client_id: int) -> bool:
         """``AT+QSSLCLOSE`` for an ID no socket uses; True once the module answered OK."""
