@@ -456,6 +456,14 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
                         # SEND FAIL: wait without holding the mode lock, so that a
                         # switch (the push overflow among them) is not held up.
                         await asyncio.sleep(backoff)
+                if self._remote_closed and self._buffer:
+                    # The peer is gone: what is queued can never be sent. Dropped, so a
+                    # writer waiting in drain() goes on (to read the peer's answer).
+                    _log.debug(
+                        "unsent_after_peer_close_dropped", client_id=self._client_id, size=len(self._buffer)
+                    )
+                    self._buffer.clear()
+                    self._maybe_resume_protocol()
                 if self._state is not SocketState.OPEN and (
                     not self._buffer or self._aborted or self._remote_closed
                 ):

@@ -422,3 +422,27 @@ async def test_a_refused_read_on_a_socket_that_is_not_closing_is_no_end_of_strea
     writer.close()
     with pytest.raises(SocketBroken):
         await writer.wait_closed()
+
+
+async def test_a_writer_waiting_in_drain_when_the_peer_closes_goes_on_to_read_the_answer(
+    modem: Modem,
+    emulator: ModemEmulator,
+    server_cert: IssuedCert,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The application writes more than the high-water mark and waits in
+    # drain(); the server answers and hangs up without reading it, and the
+    # module refuses the next send. What is still queued can never be sent,
+    # so drain() must not wait for it.
+    body = os.urandom(20_000)
+    monkeypatch.setattr(emulator, "socket_closed", lambda sock: None)  # the URC is lost
+    async with _speak_and_hang_up(server_cert, body) as server:
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=ssl_config, limit=1024)
+        await eventually(lambda: any(s.state is SocketState.CLOSING for s in emulator.sockets.values()))
+        writer.write(os.urandom(200_000))
+        async with asyncio.timeout(5):
+            await writer.drain()
+            assert await reader.read() == body
+        writer.close()
+        await writer.wait_closed()
