@@ -238,7 +238,8 @@ class ModemConnection(Recovery, TransparentParsing):
         elif self._echo_probe == 1:
             self._echo_probe = 2
         self._echo_unexpected, self._echo_seen = self._echo_off, False
-        echo = echo_after(self._echo_text)
+        # Only ATE and raw lines can change the echo; the hot path skips the split.
+        echo = echo_after(self._echo_text) if command.at_name == "ATE" or command.accepts_any_line else None
         if echo is not None:
             self._echo_off, self._echo_probe = False, 0 if echo else 1
         self._lines = []

@@ -6,6 +6,7 @@ import enum
 import re
 
 from ._errors import RemoteProtocolError
+from ._raw_command import split_commands
 
 __all__ = [
     "CME_RE",
@@ -25,24 +26,20 @@ __all__ = [
     "parse_length",
 ]
 
-_BASIC_COMMANDS_RE = re.compile(r"(?:&?[A-Z][0-9]*)*")
-_BASIC_COMMAND_RE = re.compile(r"&?[A-Z][0-9]*")
-
 
 def echo_after(line: str) -> bool | None:
     """The command echo a command line leaves on: ``ATE0`` False; ``ATE``, ``ATE1``, ``ATZ``, ``AT&F`` True.
 
-    Only the basic commands before the first ``;`` count (``ATE1V1``);
-    ``None`` means the line does not change the echo.
+    The line is split into its commands as the module reads it (basic
+    commands run together or spaced, S-registers, extended commands between
+    ``;``); the last command that sets the echo decides. ``None`` means the
+    line does not change the echo.
     """
-    basic = line.upper()[2:].split(";", 1)[0]
-    if not _BASIC_COMMANDS_RE.fullmatch(basic):
-        return None  # an extended command (AT+..., AT$...) or an S-register
     setting = None
-    for token in _BASIC_COMMAND_RE.findall(basic):
-        if token in ("E", "E1") or token.startswith(("Z", "&F")):
+    for command in split_commands(line):
+        if command in ("E", "E1") or command.startswith(("Z", "&F")):
             setting = True
-        elif token == "E0":
+        elif command == "E0":
             setting = False
     return setting
 

@@ -354,6 +354,24 @@ CASES: dict[str, Case] = {
             CommandSucceeded(c.Attention()),
         ],
     ),
+    "echo after a raw ate1 spelt with a space or an s-register is expected": (
+        [
+            Send(c.SetEcho(False)),
+            Rx(b"\r\nOK\r\n"),
+            Send(STATE),
+            Rx(b"\r\nOK\r\n"),
+            Send(c.Raw("ATE1 S0=0")),
+            Rx(b"\r\nOK\r\n"),
+            Send(c.Attention()),
+            Rx(b"AT\r\r\nOK\r\n"),
+        ],
+        [
+            CommandSucceeded(c.SetEcho(False)),
+            CommandSucceeded(STATE),
+            CommandSucceeded(c.Raw("ATE1 S0=0")),
+            CommandSucceeded(c.Attention()),
+        ],
+    ),
     # --- prompt variants -------------------------------------------------
     "prompt without space": (
         [Send(SEND), Rx(b"\r\n>"), Payload(DATA), Rx(b"\r\nSEND OK\r\n")],
@@ -479,6 +497,14 @@ def test_payload_echo_with_prompt_variants(prompt: bytes, payload: bytes) -> Non
         ("AT+QISDE=0", None),
         ('AT+QSSLCFG="sni",0,1', None),
         ("ATS3=13", None),
+        ("ATE1 V1", True),
+        ("AT E0", False),
+        ("ATE1S0=0", True),
+        ("ATS0=0E0", False),
+        ("ATE1\\Q3", True),
+        ("AT+CMEE=1;E1", True),
+        ("ATE1;+CMEE=1;E0", False),
+        ('AT+QICSGP=1,1,"E1"', None),
     ],
 )
 def test_which_command_lines_set_the_echo(line: str, echo: bool | None) -> None:
