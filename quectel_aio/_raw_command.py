@@ -5,8 +5,9 @@ Theory of operation
 A raw line is sent as it is, so the core cannot know what each command in it
 does. It refuses every line that would put the port into a state the core
 does not track: a data phase (``AT+QSSLSEND``, ``AT+QISEND``, ``AT+QFUPL``,
-``ATD``), a download whose raw file bytes would be read as response lines and
-URCs (``AT+QFDWL``), transparent mode (``ATO``, an open or switch in access
+``ATD``, and the prompts or ``CONNECT`` of the module's file, HTTP, MQTT and
+SMS commands), raw bytes that would be read as response lines and URCs
+(``AT+QFDWL``, ``AT+QFREAD``, ``AT+QHTTPREAD``, ``AT+QIRD``), transparent mode (``ATO``, an open or switch in access
 mode 2), or result codes the parser would no longer recognise (``ATV0``
 numeric codes, ``ATQ1`` none at all, ``ATS3``/``ATS4`` other line characters).
 
@@ -27,8 +28,26 @@ from ._errors import LocalProtocolError
 
 __all__ = ["Raw", "split_commands"]
 
-#: Extended commands that start a phase the core must know about to stay in step.
-_DATA_PHASE_PREFIXES = ("+QSSLSEND=", "+QISEND=", "+QFUPL=")
+#: Extended commands that start a phase the core must know about to stay in step:
+#: a ``>`` prompt or ``CONNECT`` after which the module takes command lines as data.
+_DATA_PHASE_PREFIXES = (
+    "+QSSLSEND=",
+    "+QISEND=",
+    "+QFUPL=",
+    "+QFWRITE=",
+    "+QHTTPURL=",
+    "+QHTTPPOST=",
+    "+QHTTPPUT=",
+    "+QMTPUB=",
+    "+QMTPUBEX=",
+    "+CMGS=",
+    "+CMGW",
+    "+CMGC=",
+)
+#: Extended commands that answer with raw bytes the core would read as lines.
+_RAW_OUTPUT_PREFIXES = ("+QFDWL=", "+QFREAD=", "+QHTTPREAD", "+QIRD=")
+#: ``AT+QIRD=<id>,0`` only asks how many bytes are waiting.
+_LENGTH_QUERY = re.compile(r",0+\Z")
 #: Extended commands whose last parameter is an access mode (2 = transparent).
 _ACCESS_MODE_PREFIXES = ("+QSSLOPEN=", "+QIOPEN=", "+QISWTMD=")
 _TRANSPARENT_LAST_FIELD = re.compile(r",0*2\Z")
@@ -89,12 +108,17 @@ def _data_mode_reason(command: str) -> str | None:
         return "answer a call into data mode (ATA)"
     if command.startswith("D"):
         return "start a data phase (ATD)"
+    if command.startswith(_EXTENDED_STARTS) and command.endswith("=?"):
+        return None  # a test command only lists the parameter ranges
     if command.startswith(_DATA_PHASE_PREFIXES):
         return f"start a data phase (AT{command.partition('=')[0]})"
     if command in ("V0", "Q1") or command.startswith(("S3=", "S4=")):
         return f"change how result codes are framed (AT{command}), which the parser relies on"
-    if command.startswith("+QFDWL="):
-        return "download a file (AT+QFDWL): its raw bytes would be parsed as responses and URCs"
+    if command.startswith(_RAW_OUTPUT_PREFIXES) and not (
+        command.startswith("+QIRD=") and _LENGTH_QUERY.search(command)
+    ):
+        name = command.partition("=")[0]
+        return f"read raw bytes (AT{name}): they would be parsed as responses and URCs"
     if command.startswith(_ACCESS_MODE_PREFIXES) and _TRANSPARENT_LAST_FIELD.search(command):
         return "open a socket in transparent mode"
     return None

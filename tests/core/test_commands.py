@@ -322,6 +322,21 @@ def test_parse_malformed(parse: object, line: str) -> None:
         "ATQ1",
         "ATS3=10",
         "AT+CSQ;S4=13",
+        # Other data phases of the module's stacks: a prompt or CONNECT the core
+        # does not answer, so later command lines would become their data.
+        'AT+CMGS="+15550100"',
+        "AT+CMGW",
+        "AT+QFWRITE=1,10",
+        "AT+QHTTPURL=20,80",
+        "AT+QHTTPPOST=10,60,60",
+        "AT+QHTTPPUT=10",
+        'AT+QMTPUB=0,0,0,0,"topic"',
+        'AT+QMTPUBEX=0,0,0,0,"topic",5',
+        # Raw bytes the core would read as lines (a TCP peer could forge URCs).
+        "AT+QFREAD=1,100",
+        "AT+QHTTPREAD=80",
+        "AT+QIRD=0,1500",
+        "AT+QIRD=0",
     ],
 )
 def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
@@ -341,6 +356,12 @@ def test_raw_refuses_lines_that_open_a_data_phase(line: str) -> None:
         "AT$QCRMCALL=1,1",
         "AT^SYSINFO",
         "AT+CSQ;+CREG?",
+        # Test commands and length queries start nothing.
+        "AT+QSSLSEND=?",
+        "AT+QFUPL=?",
+        "AT+CMGS=?",
+        "AT+QIRD=0,0",
+        'AT+QHTTPPOSTFILE="UFS:body.txt"',
     ],
 )
 def test_raw_allows_concatenated_commands_without_a_data_phase(line: str) -> None:
