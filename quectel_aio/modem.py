@@ -14,7 +14,11 @@ match the :class:`SSLConfig`; it uploads the CA once (content-addressed file
 name, size and XOR checksum verified), writes every ``AT+QSSLCFG`` item,
 **reads every item back**, and only then sends ``AT+QSSLOPEN``.
 
-Module restarts are detected by ``RDY``. A restart starts a new *boot epoch*:
+Module restarts are detected by ``RDY``, or by the command echo coming back
+after ``ATE0`` when the ``RDY`` went to another port (decision 97); a reused
+SSL context is also read back before each open, which catches a restart
+neither showed (decision 91: that context is written again, no socket is
+broken). A restart starts a new *boot epoch*:
 every socket of the old epoch fails with :class:`SocketBroken`, echo is turned
 off again, and no socket opens until its SSL context has been written and read
 back in the new epoch (the module forgets QSSLCFG on restart, falling back to
@@ -278,7 +282,7 @@ class Modem(OrphanSockets, ModemServices):
 
     @property
     def boot_epoch(self) -> int:
-        """How many module restarts (``RDY``) were seen since opening."""
+        """How many module restarts (``RDY`` or a returning command echo) were seen since opening."""
         return self._epoch
 
     # -- unsolicited events ---------------------------------------------------------------
@@ -343,7 +347,7 @@ class Modem(OrphanSockets, ModemServices):
     def _on_restart(self) -> None:
         self._epoch += 1
         self.log.warning("modem_restarted", epoch=self._epoch)
-        error = SocketBroken("the module restarted (RDY); its SSL sockets are gone")
+        error = SocketBroken("the module restarted; its SSL sockets are gone")
         for transport in list(self._sockets.values()):
             transport._broken(error)
         for waiter in self._opening.values():
