@@ -20,15 +20,22 @@ class ClientIds:
     free at once, so an allocation that finds every ID taken, some of them by
     sockets still closing, waits for one instead of failing.
 
+    An allocation that finds nothing to wait for asks once, through
+    ``retry``, for the IDs the module would not free earlier to be closed
+    again, and waits for that before it gives up.
+
     Args:
         closing: tells whether the socket holding an ID is closing.
+        retry: starts closing the IDs the module would not free (they go
+            to :attr:`closing_orphans`); False when there are none.
     """
 
-    def __init__(self, closing: Callable[[int], bool]) -> None:
+    def __init__(self, closing: Callable[[int], bool], retry: Callable[[], bool] | None = None) -> None:
         self.reserved: set[int] = set()
         #: IDs whose failed or abandoned open is being closed in the background.
         self.closing_orphans: set[int] = set()
         self._closing = closing
+        self._retry = retry
         self._released = asyncio.Event()
 
     def reserve(self, requested: int | None, busy: Collection[int] = ()) -> int:
@@ -58,14 +65,20 @@ class ClientIds:
         """Like :meth:`reserve`, but an allocation waits while a taken ID is being freed.
 
         Raises:
-            LocalProtocolError: as :meth:`reserve`, when no taken ID is closing.
+            LocalProtocolError: as :meth:`reserve`, when no taken ID is closing
+                (also after the IDs the module would not free were asked again).
         """
+        retried = False
         while True:
             try:
                 return self.reserve(requested, busy)
             except LocalProtocolError:
-                if requested is not None or not self._any_closing():
+                if requested is not None:
                     raise
+                if not self._any_closing():
+                    if retried or self._retry is None or not self._retry():
+                        raise
+                    retried = True
             await self._released.wait()
 
     def release(self, client_id: int) -> None:

@@ -5,7 +5,8 @@ moment an open picks it until the module has freed it. After a failed or abandon
 with ``AT+QSSLCLOSE``. When the module does not confirm that (``ERROR``, no
 answer) and ``AT+QSSLSTATE=<id>`` still lists the ID, or cannot be asked, the
 ID is *quarantined*: it stays reserved until the module reports the open's
-late result (``+QSSLOPEN: <id>,<err>``, which is then closed) or restarts.
+late result (``+QSSLOPEN: <id>,<err>``, which is then closed) or restarts, or
+until an allocation finds every ID taken and has it closed again.
 Reusing it earlier would let that late result, and the old socket behind it,
 answer the new open.
 """
@@ -110,6 +111,19 @@ class OrphanSockets:
             self._background(self._close_orphan(client_id))  # its ID is someone else's
         else:
             self._ids.reserved.add(client_id)
+            self._free_orphan(client_id)
+        return True
+
+    def _retry_quarantine(self) -> bool:
+        """Ask the module again to free every quarantined ID; False if there is none.
+
+        A socket whose close the module refused (busy) gets no late
+        ``+QSSLOPEN`` result, so without this its ID stayed taken until a restart.
+        """
+        if not self._quarantined:
+            return False
+        for client_id in list(self._quarantined):
+            self._quarantined.discard(client_id)
             self._free_orphan(client_id)
         return True
 

@@ -101,7 +101,10 @@ class Modem(OrphanSockets, ModemServices):
         self._urc_port = urc_port
         self._default_pdp = pdp_context_id
         self._sockets: dict[int, ModemSocketTransport] = {}
-        self._ids = ClientIds(lambda ident: ident in self._sockets and self._sockets[ident].is_closing())
+        self._ids = ClientIds(
+            lambda ident: ident in self._sockets and self._sockets[ident].is_closing(),
+            self._retry_quarantine,
+        )
         self._socket_pdp: dict[int, int] = {}
         self._opening: dict[int, asyncio.Future[int]] = {}
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.

@@ -62,3 +62,47 @@ async def test_an_allocation_waiting_for_a_closing_id_fails_once_that_id_is_quar
         for writer in writers:
             writer.close()
             await writer.wait_closed()
+
+
+async def test_a_socket_whose_close_the_module_refused_is_closed_again_when_ids_run_out(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The module refuses to close a socket twice (busy), so its ID stays
+    # reserved; no late +QSSLOPEN will ever come for a socket that had opened.
+    # When the other eleven are taken, the host asks the module again.
+    original = HANDLERS["+QSSLCLOSE"]
+    refusals = [2]
+
+    async def handler(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+        if command.params and command.params[0] == 0 and refusals[0]:
+            refusals[0] -= 1
+            emu.last_error = 568  # operation busy
+            return b"\r\nERROR\r\n"
+        return await original(emu, command)
+
+    monkeypatch.setitem(HANDLERS, "+QSSLCLOSE", handler)
+    _, doomed = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    assert doomed.get_extra_info("client_id") == 0
+    doomed.transport.abort()
+    await eventually(lambda: 0 in modem._quarantined, what="the ID kept after two refused closes")
+    writers = []
+    try:
+        for client_id in range(1, 12):
+            _, writer = await modem.open_connection(
+                ECHO_HOST, echo_server.port, ssl=ssl_config, client_id=client_id
+            )
+            writers.append(writer)
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        writers.append(writer)
+        assert writer.get_extra_info("client_id") == 0
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+    finally:
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+    assert await modem.ssl_state() == []
