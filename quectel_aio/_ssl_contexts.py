@@ -176,6 +176,10 @@ class SslContextTable:
                 mismatch = await self._read_back(
                     ctx, ssl.settings(host_is_name=host_is_name), self._unknown_items
                 )
+                if mismatch is not None and epoch != self._current_epoch():
+                    # The restart showed itself meanwhile (its RDY, or the echo of a
+                    # read-back query): the restart handling re-initialises the port.
+                    raise SocketBroken("the module restarted while its SSL context was being checked")
                 if mismatch is not None:
                     # A restart whose RDY went to another port (urcport) or was
                     # lost: the module has forgotten the context, and its clock.

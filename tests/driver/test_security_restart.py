@@ -214,3 +214,26 @@ async def test_a_restart_during_the_read_back_of_a_reused_context_never_opens_un
         await _settle(modem, epoch)
         assert not opened, (nth, injector.fired_after)
     assert 0 not in recorder.seclevels, recorder.seclevels
+
+
+async def test_a_restart_revealed_by_the_echo_of_a_read_back_is_not_configured_twice(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ca: CertificateAuthority,
+    recorder: OpenRecorder,
+) -> None:
+    # RDY goes to another port; the echo of the first read-back query reveals
+    # the restart. The open stops there: writing the context in the old boot
+    # epoch only to refuse it, then again for the next open, helps nobody.
+    config = SSLConfig(cafile=ca.cert_pem)
+    assert await _open_once(modem, echo_server.port, config)
+    await modem.command('AT+QURCCFG="urcport","usbat"')
+    emulator.restart()
+    mark = len(emulator.command_log)
+    assert not await _open_once(modem, echo_server.port, config)
+    assert modem.boot_epoch == 1
+    failed_open = emulator.command_log[mark:]
+    assert [c for c in failed_open if c.name == "+QSSLCFG" and len(c.params) > 2] == []
+    assert await _open_once(modem, echo_server.port, config)
+    assert recorder.seclevels == [1, 1]
