@@ -14,7 +14,11 @@ numeric codes, ``ATQ1`` none at all, ``ATS3``/``ATS4`` other line characters).
 One line can hold several commands (V.250): extended commands are separated
 by ``;`` and basic commands follow each other with no separator at all
 (``ATE0O``). The line is therefore split into its commands first, honouring
-quotes, and every command is checked, not only the first.
+quotes, and every command is checked, not only the first. Quotes are honoured
+only where every reading agrees on them: each string opens right after ``=``
+or ``,`` and closes before ``,``, ``;`` or the end of the line, so a parser that
+knows quotes only in parameters splits the line the same way. Any other
+quote refuses the line.
 """
 
 from __future__ import annotations
@@ -57,14 +61,11 @@ _EXTENDED_STARTS = ("+", "$", "^", "#", "*", "!")
 _BASIC = re.compile(r"S\d+(?:=\d*|\?)|[&\\%]?[A-Z]\d*")
 
 
-def split_commands(line: str, *, quotes: bool = True) -> list[str]:
+def split_commands(line: str) -> list[str]:
     """Split a command line into its commands, without ``AT``.
 
     Outside quotes, letters are upper-cased and spaces dropped; quoted text is
-    kept as it is (a ``;`` inside quotes separates nothing). With
-    ``quotes=False`` a ``"`` is an ordinary character, which is how a parser
-    that only knows quotes after ``=`` would split an unbalanced line.
-    A character that starts no known basic command is skipped, so whatever
+    kept as it is (a ``;`` inside quotes separates nothing). A character that starts no known basic command is skipped, so whatever
     follows it is still seen.
     """
     body = line[2:]
@@ -72,7 +73,7 @@ def split_commands(line: str, *, quotes: bool = True) -> list[str]:
     current: list[str] = []
     quoted = False
     for char in body:
-        if char == '"' and quotes:
+        if char == '"':
             quoted = not quoted
         elif not quoted and char in "; ":
             if char == ";":
@@ -98,6 +99,20 @@ def split_commands(line: str, *, quotes: bool = True) -> list[str]:
         if rest:
             commands.append(rest)  # an extended command runs to the next ";"
     return commands
+
+
+def _check_quotes(line: str) -> None:
+    """Refuse a quote outside a parameter, or one left open (see the module docstring)."""
+    index = line.find('"')
+    while index != -1:
+        before = line[:index].rstrip(" ")
+        close = line.find('"', index + 1)
+        if not before.endswith(("=", ",")) or close == -1:
+            raise LocalProtocolError(f"a raw command line has a quote outside a parameter at index {index}")
+        after = line[close + 1 :].lstrip(" ")
+        if after and after[0] not in ",;":
+            raise LocalProtocolError(f"a raw command line has a quote outside a parameter at index {close}")
+        index = line.find('"', close + 1)
 
 
 def _data_mode_reason(command: str) -> str | None:
@@ -154,8 +169,8 @@ class Raw(Command):
         timeout = self.timeout
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
             raise LocalProtocolError("timeout must be a positive number of seconds")
-        # Split both ways: whichever way the module reads quotes, nothing hides.
-        for command in (*split_commands(line), *split_commands(line, quotes=False)):
+        _check_quotes(line)
+        for command in split_commands(line):
             reason = _data_mode_reason(command)
             if reason is not None:
                 raise LocalProtocolError(f"a raw command line cannot {reason}; use the Modem API")

@@ -301,7 +301,6 @@ def test_parse_malformed(parse: object, line: str) -> None:
         "ate0;+qisend=0,5",
         'AT+CSQ;+QSSLOPEN=1,0,1,"a.test",443,2',
         "AT+CSQ;+QISWTMD=1,2",
-        'AT+CSQ";+QFUPL="a.pem",10',
         "ATE0O",
         "ATE0 O",
         "ATS0=0O0",
@@ -373,16 +372,28 @@ def test_raw_allows_buffer_mode_open_and_queries() -> None:
     assert c.Raw("AT+QISWTMD=?").encode() == b"AT+QISWTMD=?\r"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a ';' inside a well-formed quoted parameter is also split as if quotes meant nothing "
-    "(decision 92); relaxing that needs evidence of how the module reads quotes after ','",
+@pytest.mark.parametrize(
+    "line",
+    [
+        'AT+CSQ";+QFUPL="a.pem",10',
+        # A parser that knows quotes only in parameters would see a QFUPL here.
+        'AT+CSQ"x;+QFUPL="a.pem",10"',
+        'AT+QICSGP=1,1,"a"b;+QFUPL="a.pem",10',
+        'AT+QICSGP=1,1,"a;+QFUPL=1',
+    ],
 )
+def test_raw_refuses_quotes_that_parsers_could_read_differently(line: str) -> None:
+    with pytest.raises(LocalProtocolError, match="quote outside a parameter"):
+        c.Raw(line)
+
+
 @pytest.mark.parametrize(
     "line",
     [
         'AT+QICSGP=1,1,"internet","user","pass;word",1',
         'AT+QICSGP=1,1,"apn;data","",""',
+        'AT+QICSGP=1,1,"a;+QFUPL=1",""',
+        'AT+QURCCFG="urcport", "uart1" ;+CSQ',
     ],
 )
 def test_raw_allows_a_semicolon_inside_a_quoted_parameter(line: str) -> None:
