@@ -64,6 +64,7 @@ from __future__ import annotations
 
 from ._buffer import ReceiveBuffer
 from ._commands import Command, FileUpload, SslSend
+from ._core_blocks import BlockParsing
 from ._core_recovery import Recovery
 from ._core_states import (
     CME_RE,
@@ -74,7 +75,6 @@ from ._core_states import (
     PDPDEACT_RE,
     PLAIN_URCS,
     QSSLOPEN_RE,
-    QSSLURC_RE,
     RECV_HEADER_RE,
     ConnectionState,
     ParserMode,
@@ -98,9 +98,6 @@ from ._events import (
     NeedData,
     PdpDeactivated,
     PromptReceived,
-    SslClosed,
-    SslDataAvailable,
-    SslDataPushed,
     SslOpened,
     UnknownUrc,
 )
@@ -110,7 +107,7 @@ from ._raw_mode import TransparentParsing
 __all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "ConnectionState", "ModemConnection"]
 
 
-class ModemConnection(Recovery, TransparentParsing):
+class ModemConnection(Recovery, TransparentParsing, BlockParsing):
     """The sans-IO AT protocol engine for one serial channel.
 
     Args:
@@ -432,21 +429,6 @@ class ModemConnection(Recovery, TransparentParsing):
         self._state = ConnectionState.SENDING_PAYLOAD
         return PromptReceived(command)
 
-    def _payload_done(self, block: bytes) -> Event | None:
-        target = self._payload_target
-        if target == "push":
-            return SslDataPushed(self._push_client, block)
-        if target == "hold":
-            self._held = block if self._held is None else self._held + block
-            self._block_trailer_due = True
-        return None
-
-    def _start_payload(self, target: str, count: int, header: str) -> None:
-        self._mode = ParserMode.PAYLOAD
-        self._payload_target = target
-        self._payload_needed = count
-        self._payload_header = header
-
     def _line(self, text: str) -> Event | None:
         if text == self._echo_text:
             self._echo_seen = True
@@ -482,43 +464,6 @@ class ModemConnection(Recovery, TransparentParsing):
         if text in PLAIN_URCS:
             return UnknownUrc(text)
         return self._info(text, None)
-
-    def _recv_header(self, text: str, count: int) -> Event | None:
-        """``+QSSLRECV: <n>``: the next n bytes are data, whoever they belong to."""
-        command = self._command
-        state = self._state
-        if state is ConnectionState.ABANDONED:
-            self._start_payload("drop", count, text)
-            return None
-        if (
-            command is not None
-            and state is not ConnectionState.IDLE
-            and (command.accepts_any_line or "+QSSLRECV" in command.info_prefixes)
-        ):
-            self._lines.append(text)
-            if self._held is None:
-                self._held = b""
-            self._start_payload("hold", count, text)
-            return None
-        # Nobody asked for this block: report the header, never the data.
-        self._start_payload("drop", count, text)
-        return UnknownUrc(text)
-
-    def _qsslurc(self, text: str) -> Event | None:
-        match = QSSLURC_RE.match(text)
-        if match is None:
-            return UnknownUrc(text)
-        kind, client, extra = match.group(1), int(match.group(2)), match.group(3)
-        if kind == "closed":
-            return SslClosed(client) if extra is None else UnknownUrc(text)
-        if extra is None:
-            return SslDataAvailable(client)
-        count = parse_length(extra, "direct-push")
-        if count == 0:
-            return SslDataPushed(client, b"")
-        self._start_payload("push", count, text)
-        self._push_client = client
-        return None
 
     def _info(self, text: str, head: str | None) -> Event | None:
         command = self._command
