@@ -51,8 +51,9 @@ Every complete line is classified in this order: the echo of the last command
 information line only if the command in flight declares the prefix, else
 :class:`UnknownUrc`), then any other line (information of a raw command in
 flight, else :class:`UnknownUrc`: the library's own commands only have
-``+CMD:`` information lines). Only over-long lines, bad length headers
-and EOF inside a payload raise :class:`RemoteProtocolError`; any other garbage
+``+CMD:`` information lines). Only over-long lines, bad length headers,
+over-long responses (:data:`MAX_RESPONSE_SIZE`), broken block framing and EOF
+inside a payload raise :class:`RemoteProtocolError`; any other garbage
 becomes :class:`UnknownUrc`.
 
 A ``+QSSLRECV`` data block is held until the command's ``OK``
@@ -72,6 +73,7 @@ from ._core_states import (
     FINAL_FAILURE,
     FINAL_SUCCESS,
     MAX_PAYLOAD_BLOCK,
+    MAX_RESPONSE_SIZE,
     PDPDEACT_RE,
     PLAIN_URCS,
     QSSLOPEN_RE,
@@ -104,7 +106,7 @@ from ._events import (
 from ._grammar import MAX_LINE_LENGTH
 from ._raw_mode import TransparentParsing
 
-__all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "ConnectionState", "ModemConnection"]
+__all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "MAX_RESPONSE_SIZE", "ConnectionState", "ModemConnection"]
 
 
 class ModemConnection(Recovery, TransparentParsing, BlockParsing):
@@ -130,6 +132,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._echo_seen = self._echo_unexpected = False
         self._lines: list[str] = []
         self._held: bytes | None = None
+        # Bytes of _lines and _held, bounded by MAX_RESPONSE_SIZE.
+        self._collected = 0
         # The driver may call send_payload (after a prompt or CONNECT).
         self._payload_allowed = False
         # An abandoned command may still produce its prompt / CONNECT.
@@ -241,6 +245,7 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
             self._echo_off, self._echo_probe = False, 0 if echo else 1
         self._lines = []
         self._held = None
+        self._collected = 0
         self._payload_allowed = False
         self._state = (
             ConnectionState.AWAITING_PROMPT if command.expects_prompt else ConnectionState.AWAITING_RESPONSE
@@ -475,8 +480,21 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
             # others such a line is a URC (RING, a supply-voltage warning...).
             return UnknownUrc(text)
         if state is not ConnectionState.ABANDONED:
+            self._collect(len(text))
             self._lines.append(text)
         return None
+
+    def _collect(self, size: int) -> None:
+        """Count ``size`` more bytes of the response of the command in flight.
+
+        Raises:
+            RemoteProtocolError: the response outgrew :data:`MAX_RESPONSE_SIZE`
+                (a module that never ends it must not make the host hold it).
+        """
+        self._collected += size
+        if self._collected > MAX_RESPONSE_SIZE:
+            name = self._command.at_name if self._command is not None else "AT"
+            raise RemoteProtocolError(f"the response of {name} is longer than {MAX_RESPONSE_SIZE} bytes")
 
     def _final(self, text: str) -> Event | None:
         command = self._command
@@ -531,6 +549,7 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._command = None
         self._lines = []
         self._held = None
+        self._collected = 0
         self._payload_allowed = False
         self._abandoned_data_phase_pending = False
         self._echo_remaining = 0

@@ -9,6 +9,8 @@ its socket, or dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ._commands import Command
 from ._core_states import QSSLURC_RE, ConnectionState, ParserMode, parse_length
 from ._events import Event, SslClosed, SslDataAvailable, SslDataPushed, UnknownUrc
@@ -30,11 +32,17 @@ class BlockParsing:
     _push_client: int
     _block_trailer_due: bool
 
+    # Provided by ModemConnection.
+    _collect: Callable[[int], None]
+
     def _payload_done(self, block: bytes) -> Event | None:
         target = self._payload_target
         if target == "push":
             return SslDataPushed(self._push_client, block)
         if target == "hold":
+            # Counted with its header once it is complete: an error is then
+            # raised at a known frame boundary, never inside the block.
+            self._collect(len(self._payload_header) + len(block))
             self._held = block if self._held is None else self._held + block
             self._block_trailer_due = True
         return None

@@ -13,6 +13,7 @@ __all__ = [
     "FINAL_FAILURE",
     "FINAL_SUCCESS",
     "MAX_PAYLOAD_BLOCK",
+    "MAX_RESPONSE_SIZE",
     "PDPDEACT_RE",
     "PLAIN_URCS",
     "QSSLOPEN_RE",
@@ -48,6 +49,11 @@ def echo_after(line: str) -> bool | None:
 #: bytes; a little slack tolerates firmware differences while bounding memory.
 MAX_PAYLOAD_BLOCK = 4096
 _MAX_LENGTH_DIGITS = 4
+#: Most bytes of information lines and data blocks one command may collect
+#: before its final result: far above any real answer (a full ``AT+QSSLRECV``
+#: block is 1500 bytes), and what a module that never ends a response can make
+#: the core hold.
+MAX_RESPONSE_SIZE = 65536
 
 
 class ConnectionState(enum.Enum):
