@@ -64,7 +64,7 @@ it.
 from __future__ import annotations
 
 from ._buffer import ReceiveBuffer
-from ._commands import Command, FileUpload, SslSend
+from ._commands import Command, FileUpload, SslRecv, SslSend
 from ._core_blocks import BlockParsing
 from ._core_recovery import Recovery
 from ._core_states import (
@@ -134,6 +134,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._held: bytes | None = None
         # Bytes of _lines and _held, bounded by MAX_RESPONSE_SIZE.
         self._collected = 0
+        # A line that is not the command's arrived while it was in flight.
+        self._stray_line = False
         # The driver may call send_payload (after a prompt or CONNECT).
         self._payload_allowed = False
         # An abandoned command may still produce its prompt / CONNECT.
@@ -246,6 +248,7 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._lines = []
         self._held = None
         self._collected = 0
+        self._stray_line = False
         self._payload_allowed = False
         self._state = (
             ConnectionState.AWAITING_PROMPT if command.expects_prompt else ConnectionState.AWAITING_RESPONSE
@@ -478,6 +481,7 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         if not command.accepts_any_line and (head is None or head not in command.info_prefixes):
             # Only a raw command has unprefixed information lines; for the
             # others such a line is a URC (RING, a supply-voltage warning...).
+            self._stray_line = True
             return UnknownUrc(text)
         if state is not ConnectionState.ABANDONED:
             self._collect(len(text))
@@ -532,8 +536,17 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
             return None
         lines = tuple(self._lines)
         held = self._held
+        stray = self._stray_line
         self._finish()
         if text in FINAL_SUCCESS:
+            if held is None and isinstance(command, SslRecv) and (lines or stray):
+                # No valid +QSSLRECV header, but lines that were not URCs we
+                # know: the header was damaged (a lost byte) and its block
+                # was read as lines. Taking the OK as "nothing to read" would
+                # silently cut the block out of the stream (decision 100).
+                raise RemoteProtocolError(
+                    "AT+QSSLRECV ended without a valid +QSSLRECV header: its data was lost"
+                )
             return CommandSucceeded(command, text, lines, held)
         match = CME_RE.match(text)
         if match is None:
@@ -550,6 +563,7 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._lines = []
         self._held = None
         self._collected = 0
+        self._stray_line = False
         self._payload_allowed = False
         self._abandoned_data_phase_pending = False
         self._echo_remaining = 0

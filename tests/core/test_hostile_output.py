@@ -7,9 +7,9 @@ import pytest
 from quectel_aio import _commands as c
 from quectel_aio._connection import MAX_RESPONSE_SIZE, ConnectionState, ModemConnection
 from quectel_aio._errors import RemoteProtocolError
-from quectel_aio._events import NEED_DATA, CommandSucceeded, Event, SslClosed
+from quectel_aio._events import NEED_DATA, CommandSucceeded, Event, SslClosed, UnknownUrc
 
-from .helpers import Rx, Send, assert_split_invariant, drain
+from .helpers import Rx, Send, Splitter, assert_split_invariant, bytewise, cut_at, drain, whole
 
 STATE_LINE = b'\r\n+QSSLSTATE: 1,"SSLClient","192.168.1.1",443,0,2,1,0,0,"usbmodem",1\r\n'
 RECV_BLOCK = b"\r\n+QSSLRECV: 1500\r\n" + bytes(1500) + b"\r\n"
@@ -94,3 +94,71 @@ def test_two_blocks_in_one_response_are_split_invariant() -> None:
     assert assert_split_invariant([Send(raw), Rx(wire)]) == [
         CommandSucceeded(raw, "OK", ("+QSSLRECV: 2", "+QSSLRECV: 2"), b"abcd")
     ]
+
+
+# ---------------------------------------------------------------------------
+# One byte lost on the way to the host (no flow control)
+# ---------------------------------------------------------------------------
+
+LOST_PAYLOAD = b"HE\nLO\r\nOK\r\nX"
+RECV_RESPONSE = b"\r\n+QSSLRECV: 12\r\n" + LOST_PAYLOAD + b"\r\n\r\nOK\r\n"
+
+
+def outcome(command: c.Command, wire: bytes, splitter: Splitter) -> list[object]:
+    """Events of ``wire`` fed as ``splitter`` cuts it; a protocol error is recorded and resynced."""
+    conn = ModemConnection()
+    conn.send(command)
+    got: list[object] = []
+    for piece in splitter(wire, 0):
+        conn.receive_data(piece)
+        while True:
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError:
+                got.append(RemoteProtocolError)
+                conn.resync()
+                continue
+            if event is NEED_DATA:
+                break
+            got.append(event)
+    return got
+
+
+@pytest.mark.parametrize("lost", range(len(RECV_RESPONSE)))
+def test_a_byte_lost_anywhere_in_a_recv_response_never_delivers_other_data(lost: int) -> None:
+    command = c.SslRecv(1, 1500)
+    wire = RECV_RESPONSE[:lost] + RECV_RESPONSE[lost + 1 :] + b"\r\n"
+    reference = outcome(command, wire, whole)
+    for event in reference:
+        if isinstance(event, CommandSucceeded):
+            assert event.payload == LOST_PAYLOAD  # never "nothing to read", never other bytes
+    assert outcome(command, wire, bytewise) == reference
+    for point in range(1, len(wire)):
+        assert outcome(command, wire, cut_at([point])) == reference, point
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        RECV_RESPONSE.replace(b"+QSSLRECV", b"QSSLRECV"),
+        RECV_RESPONSE.replace(b"+QSSLRECV", b"+QSLRECV"),
+        RECV_RESPONSE.replace(b"+QSSLRECV:", b"+QSSLRECV"),
+        RECV_RESPONSE.replace(b"+QSSLRECV: 12\r\n", b"+QSSLRECV: 12\r"),  # the header runs into the data
+    ],
+    ids=["plus", "letter", "colon", "lf"],
+)
+def test_a_damaged_recv_header_is_a_protocol_error(damaged: bytes) -> None:
+    events = outcome(c.SslRecv(1, 1500), damaged, whole)
+    assert RemoteProtocolError in events
+    assert not any(isinstance(event, CommandSucceeded) for event in events)
+
+
+def test_an_empty_read_is_still_empty() -> None:
+    command = c.SslRecv(1, 1500)
+    wire = b"\r\n+CREG: 1\r\n\r\n+QSSLRECV: 0\r\n\r\nOK\r\n"
+    assert assert_split_invariant([Send(command), Rx(wire)]) == [
+        UnknownUrc("+CREG: 1"),
+        CommandSucceeded(command, "OK", ("+QSSLRECV: 0",), b""),
+    ]
+    # A bare OK (decision 3) is empty too, as long as nothing else came.
+    assert assert_split_invariant([Send(command), Rx(b"\r\nOK\r\n")]) == [CommandSucceeded(command)]

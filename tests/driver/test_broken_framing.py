@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from quectel_aio import CommandTimeout, Modem, SSLConfig
+from quectel_aio import CommandTimeout, Modem, SocketBroken, SSLConfig
 from quectel_aio import _commands as cmd
 from quectel_aio import _events as ev
 from quectel_aio._channel import AtChannel
@@ -20,6 +22,7 @@ from quectel_aio.testing import (
     EmulatorConfig,
     IssuedCert,
     ModemEmulator,
+    TlsTestServer,
     server_ssl_context,
     start_tls_server,
 )
@@ -147,3 +150,47 @@ async def test_abort_while_a_prompt_is_on_its_way_sends_the_written_bytes_not_ze
             await finished.wait()
     assert b"\x00" not in received
     assert bytes(received) in (b"", b"GET /report HTTP/1.1\r\n\r\n")
+
+
+class TestDamagedRecvHeader:
+    """One byte of a ``+QSSLRECV: <n>`` header lost on the way to the host (no flow control)."""
+
+    armed = False
+
+    @pytest.fixture
+    def emulator_config(self) -> EmulatorConfig:
+        def lose_a_header_byte(data: bytes) -> Iterable[bytes]:
+            match = re.search(rb"\+QSSLRECV: [1-9]", data)
+            if self.armed and match is not None:
+                self.armed = False
+                data = data[: match.start()] + data[match.start() + 1 :]  # the "+"
+            return [data]
+
+        return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, write_chunking=lose_a_header_byte)
+
+    async def test_the_socket_fails_instead_of_skipping_the_block(
+        self, modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+    ) -> None:
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        first, second = os.urandom(1000), os.urandom(1000)
+        self.armed = True
+        writer.write(first)
+        await eventually(lambda: not self.armed, what="the damaged read")
+        with contextlib.suppress(ConnectionError):
+            writer.write(second)
+        received = bytearray()
+
+        async def read_to_the_end() -> None:
+            async with asyncio.timeout(10):
+                while chunk := await reader.read(65536):
+                    received.extend(chunk)
+                    assert (first + second).startswith(received), "bytes were cut out of the stream"
+
+        with pytest.raises(SocketBroken, match="QSSLRECV"):
+            await read_to_the_end()
+        assert received == b""
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
