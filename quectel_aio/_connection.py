@@ -154,6 +154,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._discarding = False
         # A +QSSLRECV block was just read: CR LF must follow (decision 84).
         self._block_trailer_due = False
+        # Bytes resync() drops by count: what may be left of a broken block.
+        self._resync_skip = 0
         self._received_total = 0
         self._eof = False
         self._eof_reported = False
@@ -360,6 +362,12 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
             # on the wire disagree (a lost or extra byte): never deliver it.
             head = buffer.peek(2)
             if head != b"\r\n"[: len(head)]:
+                # What follows may be the rest of the block (a length digit was
+                # lost): server bytes, never to be read as lines. The block is
+                # at most what the command asked for, then CR LF (decision 101).
+                command = self._command
+                limit = command.length if isinstance(command, SslRecv) else MAX_PAYLOAD_BLOCK
+                self._resync_skip = max(limit - self._payload_needed, 0) + 2
                 raise RemoteProtocolError(
                     "a +QSSLRECV data block is not followed by CR LF: bytes were lost or added",
                     excerpt(self._payload_header),

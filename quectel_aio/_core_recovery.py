@@ -36,9 +36,11 @@ class Recovery:
     _echo_remaining: int
     _block_trailer_due: bool
     _received_total: int
+    _resync_skip: int
 
     # Provided by ModemConnection.
     _finish: Callable[[], None]
+    _start_payload: Callable[[str, int, str], None]
 
     def abandon_command(self) -> None:
         """Give up on the command in flight (timeout or cancellation).
@@ -103,7 +105,9 @@ class Recovery:
 
         Drops buffered bytes up to and including the next LF (and, if none is
         buffered yet, keeps dropping until one arrives), returns to LINE mode
-        and clears the ERROR state. A command that was in flight is abandoned:
+        and clears the ERROR state. After a data block whose framing broke,
+        it first drops by count as many bytes as may be left of that block,
+        so that no data byte is ever read as a line. A command that was in flight is abandoned:
         its outcome is unknown, and its late final result must not reach the
         next command.
         """
@@ -113,7 +117,12 @@ class Recovery:
         self._payload_needed = 0
         self._echo_remaining = 0
         self._block_trailer_due = False
-        self._discarding = not self._buffer.skip_through_lf()
+        skip, self._resync_skip = self._resync_skip, 0
+        if skip:
+            self._discarding = False
+            self._start_payload("drop", skip, "the rest of a broken data block")
+        else:
+            self._discarding = not self._buffer.skip_through_lf()
         self._state = self._state_before_error
         if self._command is None:
             self._state = ConnectionState.IDLE

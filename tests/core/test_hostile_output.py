@@ -7,7 +7,15 @@ import pytest
 from quectel_aio import _commands as c
 from quectel_aio._connection import MAX_RESPONSE_SIZE, ConnectionState, ModemConnection
 from quectel_aio._errors import RemoteProtocolError
-from quectel_aio._events import NEED_DATA, CommandSucceeded, Event, SslClosed, UnknownUrc
+from quectel_aio._events import (
+    NEED_DATA,
+    CommandSucceeded,
+    Event,
+    ModemReady,
+    SslClosed,
+    SslDataPushed,
+    UnknownUrc,
+)
 
 from .helpers import Rx, Send, Splitter, assert_split_invariant, bytewise, cut_at, drain, whole
 
@@ -162,3 +170,22 @@ def test_an_empty_read_is_still_empty() -> None:
     ]
     # A bare OK (decision 3) is empty too, as long as nothing else came.
     assert assert_split_invariant([Send(command), Rx(b"\r\nOK\r\n")]) == [CommandSucceeded(command)]
+
+
+def test_after_a_broken_block_the_rest_of_its_data_is_never_read_as_module_output() -> None:
+    # A length digit lost (250 -> 50): the framing error is found 50 bytes in,
+    # and the other 200 bytes are the server's. Read as lines they would push
+    # data into socket 3, close socket 4 and fake a restart.
+    command = c.SslRecv(1, 300)
+    evil = b'\r\n+QSSLURC: "recv",3,5\r\nEVIL!\r\n\r\n+QSSLURC: "closed",4\r\n\r\nRDY\r\n'
+    payload = b"A" * 60 + evil + b"B" * (250 - 60 - len(evil))
+    later = b"\r\n+CREG: 1\r\n" * 30 + b'\r\n+QSSLURC: "closed",5\r\n'
+    wire = b"\r\n+QSSLRECV: 50\r\n" + payload + b"\r\n\r\nOK\r\n" + later
+    reference = outcome(command, wire, whole)
+    assert reference[0] is RemoteProtocolError
+    assert not any(isinstance(event, SslDataPushed | ModemReady) for event in reference)
+    assert SslClosed(4) not in reference
+    assert reference[-1] == SslClosed(5)  # past the largest block the read could carry, lines count again
+    assert outcome(command, wire, bytewise) == reference
+    for point in range(1, len(wire)):
+        assert outcome(command, wire, cut_at([point])) == reference, point
