@@ -69,6 +69,7 @@ from ._core_blocks import BlockParsing
 from ._core_recovery import Recovery
 from ._core_states import (
     CME_RE,
+    DAMAGED_RECV_HEADER_RE,
     DATA_PHASE_RESULTS,
     FINAL_FAILURE,
     FINAL_SUCCESS,
@@ -486,6 +487,18 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         state = self._state
         if command is None or state is ConnectionState.IDLE:
             return UnknownUrc(text)
+        if isinstance(command, SslRecv) and self._held is None and state is not ConnectionState.ABANDONED:
+            damaged = DAMAGED_RECV_HEADER_RE.match(text)
+            if damaged is not None:
+                # A byte of the header was lost: its block follows, and must
+                # not be read as lines. Skip it by its length when that is
+                # known, else the largest the read could carry (decision 100).
+                count = damaged.group(1)
+                self._resync_skip = min(int(count), MAX_PAYLOAD_BLOCK) if count else command.length
+                self._resync_skip += 2
+                raise RemoteProtocolError(
+                    "a damaged +QSSLRECV header: a byte was lost", excerpt(text[: damaged.end()])
+                )
         if not command.accepts_any_line and (head is None or head not in command.info_prefixes):
             # Only a raw command has unprefixed information lines; for the
             # others such a line is a URC (RING, a supply-voltage warning...).

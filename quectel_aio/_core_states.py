@@ -10,6 +10,7 @@ from ._raw_command import split_commands
 
 __all__ = [
     "CME_RE",
+    "DAMAGED_RECV_HEADER_RE",
     "FINAL_FAILURE",
     "FINAL_SUCCESS",
     "MAX_PAYLOAD_BLOCK",
@@ -97,6 +98,14 @@ DATA_PHASE_RESULTS = frozenset({"SEND OK", "SEND FAIL"})
 PLAIN_URCS = frozenset({"POWERED DOWN", "NORMAL POWER DOWN", "APP RDY"})
 
 RECV_HEADER_RE = re.compile(r"^\+QSSLRECV:\s*(\d+)\s*$")
+_RECV_PREFIX = "+QSSLRECV:"
+#: A ``+QSSLRECV: <n>`` header with one byte of its prefix lost, or whole
+#: but run into its data (its LF lost). Group 1: ``n``, if nothing follows it.
+DAMAGED_RECV_HEADER_RE = re.compile(
+    "(?:"
+    + "|".join(re.escape(_RECV_PREFIX[:i] + _RECV_PREFIX[i + 1 :]) for i in range(len(_RECV_PREFIX)))
+    + r"|\+QSSLRECV:)\s*(?:(\d{1,4})\s*$|\d)"
+)
 CME_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$")
 QSSLURC_RE = re.compile(r'^\+QSSLURC:\s*"(recv|closed)",\s*(\d{1,5})(?:,\s*([^,]*))?\s*$')
 QSSLOPEN_RE = re.compile(r"^\+QSSLOPEN:\s*(\d{1,5}),\s*(\d{1,5})\s*$")

@@ -172,20 +172,39 @@ def test_an_empty_read_is_still_empty() -> None:
     assert assert_split_invariant([Send(command), Rx(b"\r\nOK\r\n")]) == [CommandSucceeded(command)]
 
 
+EVIL = b'\r\n+QSSLURC: "recv",3,5\r\nEVIL!\r\n\r\n+QSSLURC: "closed",4\r\n\r\nRDY\r\n'
+#: 250 bytes of server data that look like module output.
+EVIL_PAYLOAD = b"A" * 60 + EVIL + b"B" * (250 - 60 - len(EVIL))
+#: What the module sends after the read: far enough on to be outside any block.
+LATER_URCS = b"\r\n+CREG: 1\r\n" * 30 + b'\r\n+QSSLURC: "closed",5\r\n'
+
+
 def test_after_a_broken_block_the_rest_of_its_data_is_never_read_as_module_output() -> None:
     # A length digit lost (250 -> 50): the framing error is found 50 bytes in,
     # and the other 200 bytes are the server's. Read as lines they would push
     # data into socket 3, close socket 4 and fake a restart.
     command = c.SslRecv(1, 300)
-    evil = b'\r\n+QSSLURC: "recv",3,5\r\nEVIL!\r\n\r\n+QSSLURC: "closed",4\r\n\r\nRDY\r\n'
-    payload = b"A" * 60 + evil + b"B" * (250 - 60 - len(evil))
-    later = b"\r\n+CREG: 1\r\n" * 30 + b'\r\n+QSSLURC: "closed",5\r\n'
-    wire = b"\r\n+QSSLRECV: 50\r\n" + payload + b"\r\n\r\nOK\r\n" + later
+    wire = b"\r\n+QSSLRECV: 50\r\n" + EVIL_PAYLOAD + b"\r\n\r\nOK\r\n" + LATER_URCS
     reference = outcome(command, wire, whole)
     assert reference[0] is RemoteProtocolError
     assert not any(isinstance(event, SslDataPushed | ModemReady) for event in reference)
     assert SslClosed(4) not in reference
     assert reference[-1] == SslClosed(5)  # past the largest block the read could carry, lines count again
+    assert outcome(command, wire, bytewise) == reference
+    for point in range(1, len(wire)):
+        assert outcome(command, wire, cut_at([point])) == reference, point
+
+
+@pytest.mark.parametrize("lost", [*range(2, 12), 17])  # each byte of "+QSSLRECV:", then its LF
+def test_the_block_of_a_damaged_header_is_never_read_as_module_output(lost: int) -> None:
+    command = c.SslRecv(1, 300)
+    header = b"\r\n+QSSLRECV: 250\r\n"
+    wire = header[:lost] + header[lost + 1 :] + EVIL_PAYLOAD + b"\r\n\r\nOK\r\n" + LATER_URCS
+    reference = outcome(command, wire, whole)
+    assert reference[0] is RemoteProtocolError
+    assert not any(isinstance(event, SslDataPushed | ModemReady | CommandSucceeded) for event in reference)
+    assert SslClosed(4) not in reference
+    assert reference[-1] == SslClosed(5)
     assert outcome(command, wire, bytewise) == reference
     for point in range(1, len(wire)):
         assert outcome(command, wire, cut_at([point])) == reference, point
