@@ -144,7 +144,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         # Parser.
         self._mode = ParserMode.LINE
         self._payload_needed = 0
-        # "hold" (QSSLRECV block of the command), "drop" or "push".
+        # "hold" (QSSLRECV block of the command), "drop", "push" or "skip"
+        # (what may be left of a broken block, dropped by resync).
         self._payload_target = "drop"
         self._payload_header = ""
         self._push_client = 0

@@ -31,6 +31,7 @@ class Recovery:
     _abandoned_data_phase_pending: bool
     _mode: ParserMode
     _payload_needed: int
+    _payload_target: str
     _buffer: ReceiveBuffer
     _discarding: bool
     _echo_remaining: int
@@ -86,6 +87,8 @@ class Recovery:
         The block is not delivered. If the bytes counted into it so far hold
         a ``RDY`` line, parsing resumes there (a false restart only costs a
         reconfiguration); otherwise anything before the next LF is dropped.
+        The rest of a broken block that :meth:`resync` was dropping is
+        dropped whole: it may be the server's bytes, never lines.
         A no-op outside a block.
         """
         if self._mode is not ParserMode.PAYLOAD:
@@ -93,6 +96,10 @@ class Recovery:
         self._mode = ParserMode.LINE
         self._payload_needed = 0
         self._held = None
+        if self._payload_target == "skip":
+            self._buffer.clear()
+            self._discarding = False
+            return
         restart = bytes(self._buffer).rfind(b"\r\nRDY\r\n")
         if restart >= 0:
             self._buffer.extract_at_most(restart)
@@ -107,9 +114,9 @@ class Recovery:
         buffered yet, keeps dropping until one arrives), returns to LINE mode
         and clears the ERROR state. After a data block whose framing broke,
         it first drops by count as many bytes as may be left of that block,
-        so that no data byte is ever read as a line. A command that was in flight is abandoned:
-        its outcome is unknown, and its late final result must not reach the
-        next command.
+        so that no data byte is ever read as a line. A command that was in
+        flight is abandoned: its outcome is unknown, and its late final result
+        must not reach the next command.
         """
         if self._state is not ConnectionState.ERROR:
             return
@@ -120,7 +127,7 @@ class Recovery:
         skip, self._resync_skip = self._resync_skip, 0
         if skip:
             self._discarding = False
-            self._start_payload("drop", skip, "the rest of a broken data block")
+            self._start_payload("skip", skip, "the rest of a broken data block")
         else:
             self._discarding = not self._buffer.skip_through_lf()
         self._state = self._state_before_error

@@ -208,3 +208,25 @@ def test_the_block_of_a_damaged_header_is_never_read_as_module_output(lost: int)
     assert outcome(command, wire, bytewise) == reference
     for point in range(1, len(wire)):
         assert outcome(command, wire, cut_at([point])) == reference, point
+
+
+def test_a_broken_block_abandoned_after_silence_is_dropped_whole() -> None:
+    # The read was short (the module fell silent before the largest block it
+    # could carry had passed): the driver abandons the skip after a quiet
+    # period, and nothing skipped so far is read as lines.
+    conn = ModemConnection()
+    command = c.SslRecv(1, 1500)
+    conn.send(command)
+    conn.receive_data(b"\r\n+QSSLRECV: 50\r\n" + EVIL_PAYLOAD + b"\r\n\r\nOK\r\n")
+    with pytest.raises(RemoteProtocolError, match="not followed by CR LF"):
+        drain(conn)
+    conn.resync()
+    assert drain(conn) == []
+    assert conn.in_block
+    conn.abandon_block()
+    assert drain(conn) == []
+    conn.clear_abandoned()
+    at = c.Attention()
+    conn.send(at)
+    conn.receive_data(b"\r\nOK\r\n")
+    assert drain(conn) == [CommandSucceeded(at)]

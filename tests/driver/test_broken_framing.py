@@ -152,29 +152,38 @@ async def test_abort_while_a_prompt_is_on_its_way_sends_the_written_bytes_not_ze
     assert bytes(received) in (b"", b"GET /report HTTP/1.1\r\n\r\n")
 
 
-class TestDamagedRecvHeader:
+class TestByteLostInARecvHeader:
     """One byte of a ``+QSSLRECV: <n>`` header lost on the way to the host (no flow control)."""
 
     armed = False
+    #: "prefix": the "+"; "digit": the last digit of the length.
+    lose = "prefix"
 
     @pytest.fixture
     def emulator_config(self) -> EmulatorConfig:
         def lose_a_header_byte(data: bytes) -> Iterable[bytes]:
-            match = re.search(rb"\+QSSLRECV: [1-9]", data)
+            match = re.search(rb"\+QSSLRECV: ([1-9][0-9]*)\r\n", data)
             if self.armed and match is not None:
                 self.armed = False
-                data = data[: match.start()] + data[match.start() + 1 :]  # the "+"
+                index = match.start() if self.lose == "prefix" else match.end(1) - 1
+                data = data[:index] + data[index + 1 :]
             return [data]
 
         return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, write_chunking=lose_a_header_byte)
 
-    async def test_the_socket_fails_instead_of_skipping_the_block(
-        self, modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig
+    @pytest.mark.parametrize("lose", ["prefix", "digit"])
+    async def test_the_socket_fails_instead_of_skipping_the_block_and_the_others_go_on(
+        self, modem: Modem, echo_server: TlsTestServer, ssl_config: SSLConfig, lose: str
     ) -> None:
+        self.lose = lose
         reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        other_reader, other_writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
         writer.write(b"ping")
         assert await reader.readexactly(4) == b"ping"
-        first, second = os.urandom(1000), os.urandom(1000)
+        # Server bytes that, read as module lines, would close every socket.
+        forged = b"".join(b'\r\n+QSSLURC: "closed",%d\r\n' % client_id for client_id in range(12))
+        first = os.urandom(400) + forged + os.urandom(600 - len(forged))
+        second = os.urandom(1000)
         self.armed = True
         writer.write(first)
         await eventually(lambda: not self.armed, what="the damaged read")
@@ -194,3 +203,8 @@ class TestDamagedRecvHeader:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+        other_writer.write(b"still here")
+        async with asyncio.timeout(10):
+            assert await other_reader.readexactly(10) == b"still here"
+        other_writer.close()
+        await other_writer.wait_closed()
