@@ -230,6 +230,8 @@ class TransparentChannel:
         try:
             with contextlib.suppress(TimeoutError):
                 await self._port.drain(timeout=self._write_timeout)
+                # Bytes still on the line when DTR drops would reach the command line.
+                await asyncio.wait_for(asyncio.shield(ended), self._port.transmit_backlog())
             if core.transparent_client is None:
                 return "NO CARRIER"
             self._escape_sent = True
@@ -269,8 +271,10 @@ class TransparentChannel:
             for attempt in (1, 2):
                 with contextlib.suppress(TimeoutError):
                     await self._port.drain(timeout=self._write_timeout)
-                    # Silence before: wake early if the connection ends meanwhile.
-                    reason = await asyncio.wait_for(asyncio.shield(ended), silence)
+                    # Silence before, counted from when the last byte leaves the
+                    # line; wake early if the connection ends meanwhile.
+                    backlog = self._port.transmit_backlog()
+                    reason = await asyncio.wait_for(asyncio.shield(ended), silence + backlog)
                     break
                 if core.transparent_client is None:
                     reason = "NO CARRIER"

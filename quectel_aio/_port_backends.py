@@ -42,6 +42,9 @@ __all__ = ["open_pyserial", "open_serialx", "open_socket"]
 _CONNECT_TIMEOUT: Final = 10.0
 """Seconds allowed for a TCP connect of a ``socket://`` URL."""
 
+_BITS_PER_BYTE: Final = 10
+"""8N1: a start bit, eight data bits, a stop bit (for Port.transmit_backlog)."""
+
 _PYSERIAL_READ_SIZE: Final = 64 * 1024
 """Bytes per read callback for pyserial-asyncio (its default is 1 KiB)."""
 
@@ -151,7 +154,9 @@ async def open_serialx(
     transport.set_write_buffer_limits(high=high)
     if isinstance(getattr(transport, "max_size", None), int):
         transport.max_size = _SERIALX_READ_SIZE  # type: ignore[attr-defined]
-    return _SerialxPort(name, transport, protocol)
+    port = _SerialxPort(name, transport, protocol)
+    port._byte_time = _BITS_PER_BYTE / baudrate
+    return port
 
 
 # ---------------------------------------------------------------------------
@@ -271,7 +276,9 @@ async def open_pyserial(
     transport._max_read_size = _PYSERIAL_READ_SIZE  # type: ignore[attr-defined]
     transport.set_write_buffer_limits(high=high)
     protocol.transport = transport  # connection_made() is only scheduled yet
-    return _PyserialPort(name, transport, protocol, dtr)
+    pyserial_port = _PyserialPort(name, transport, protocol, dtr)
+    pyserial_port._byte_time = _BITS_PER_BYTE / baudrate
+    return pyserial_port
 
 
 def _close_after_cancelled_open(fut: asyncio.Future[tuple[Any, bool]]) -> None:

@@ -85,6 +85,9 @@ _CLOSE_GRACE = 2.0
 _READ_BUFFER_HIGH: Final = 1 << 20
 """Unread bytes past which the transport stops reading until ``read()``."""
 
+_DOWNSTREAM_BUFFER: Final = 4096
+"""Bytes a kernel tty or USB-serial driver buffers below the transport (a page)."""
+
 _MIN_BAUDRATE: Final = 50
 _MAX_BAUDRATE: Final = 16_000_000
 
@@ -293,6 +296,13 @@ class Port(abc.ABC):
     def supports_dtr(self) -> bool:
         """Whether :meth:`set_dtr` can drive a real DTR line."""
 
+    def transmit_backlog(self) -> float:
+        """Seconds until the bytes written so far have left on the line (10 bits a byte).
+
+        ``drain()`` cannot see bytes the kernel or a USB-serial bridge holds. 0 without a line speed.
+        """
+        return 0.0
+
     @property
     @abc.abstractmethod
     def backend(self) -> str:
@@ -325,6 +335,9 @@ class _TransportPort(Port):
         self._closed = False
         self._close_done: asyncio.Future[None] | None = None
         self._stalled: ModemUnavailable | None = None
+        #: Seconds a byte takes on the line (0: unknown); see transmit_backlog().
+        self._byte_time = 0.0
+        self._line_idle_at = 0.0
 
     # -- reading -----------------------------------------------------------
 
@@ -385,6 +398,9 @@ class _TransportPort(Port):
         self._check_writable()
         try:
             self._transport.write(data)
+            if self._byte_time:
+                start = max(self._line_idle_at, self._protocol.loop.time())
+                self._line_idle_at = start + len(data) * self._byte_time
         except QuectelError:
             raise
         except Exception as exc:  # the backends raise their own exception types
@@ -466,6 +482,14 @@ class _TransportPort(Port):
 
     def _set_dtr(self, value: bool) -> None:
         raise LocalProtocolError(f"{self.name}: port cannot drive DTR")
+
+    def transmit_backlog(self) -> float:
+        ahead = self._line_idle_at - self._protocol.loop.time()
+        if ahead <= 0.0:
+            return 0.0
+        # On USB the line speed is fictitious: at most the queues below us are left.
+        queued = self._transport.get_write_buffer_size() + _DOWNSTREAM_BUFFER
+        return min(ahead, queued * self._byte_time)
 
     @property
     def backend(self) -> str:

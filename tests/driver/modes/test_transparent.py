@@ -24,7 +24,7 @@ from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer
 
 from ..conftest import ECHO_HOST
 from ..helpers import commands, count, eventually
-from .conftest import pattern
+from .conftest import GUARD, HOST_GUARD, pattern
 
 TOKENS = (
     b'\r\nOK\r\n+QSSLURC: "closed",0\r\n\r\nSEND OK\r\n> \r\nERROR\r\nCONNECT\r\n'
@@ -222,7 +222,9 @@ async def _guarded_session(
     try:
         async with (
             emulator.serve_pty() as path,
-            Modem.open(path, margin=0.5, escape_guard_time=0.05) as modem,
+            # The pty is unpaced: a line speed to match, so that no bytes the
+            # host wrote earlier are still counted on the line before "+++".
+            Modem.open(path, baudrate=4_000_000, margin=0.5, escape_guard_time=0.05) as modem,
         ):
             await modem.activate_pdp(1, apn="internet")
             reader, writer = await modem.open_connection(
@@ -363,3 +365,32 @@ async def test_dtr_escape_needs_a_dtr_line(device: str) -> None:
     with pytest.raises(LocalProtocolError, match="DTR"):
         async with Modem.open(device, dtr_escape=True):
             pass
+
+
+async def test_escape_silence_starts_when_the_written_bytes_have_left_the_line(
+    echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    """3 kB still on a 115200 Bd line after drain(): +++ waits for them, no stray +++ reaches the peer."""
+    config = EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, escape_guard_time=GUARD, link_baudrate=115200)
+    emulator = ModemEmulator(config)
+    try:
+        async with (
+            emulator.serve_pty() as path,
+            Modem.open(path, baudrate=115200, margin=3.0, escape_guard_time=HOST_GUARD) as modem,
+        ):
+            await modem.activate_pdp(1, apn="internet")
+            reader, writer = await modem.open_connection(
+                ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+            )
+            data = pattern(3000)  # 0.26 s on the line, beyond the host's 0.1 s of silence
+            writer.write(data)
+            await writer.drain()
+            await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
+            assert await reader.readexactly(len(data)) == data
+            assert modem.transparent_client is None
+            writer.write(b"after")
+            assert await reader.readexactly(5) == b"after"  # nothing stray in between
+            writer.close()
+            await writer.wait_closed()
+    finally:
+        await emulator.aclose()
