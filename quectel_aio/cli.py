@@ -13,7 +13,8 @@ Subcommands:
   process) beside the link capacity and the perfect-host bound; with
   ``--port`` and ``--target`` the same through a real module to a TLS echo server.
 
-Every subcommand accepts ``--json`` for machine-readable output. ``main(argv)``
+Every subcommand accepts ``--json`` for machine-readable output and
+``-v``/``--verbose``, before or after its name. ``main(argv)``
 returns the exit code and is testable in-process.
 """
 
@@ -48,31 +49,43 @@ def _add_port_options(parser: argparse.ArgumentParser, *, required: bool) -> Non
     parser.add_argument("--wire-trace", action="store_true", help="log AT traffic (payloads redacted)")
 
 
+def _add_output_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="log lifecycle events to stderr"
+    )
+    parser.add_argument("--json", action="store_true", default=default, help="machine-readable output")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quectel-aio", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log lifecycle events to stderr")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_output_options(parser, False)
+    # Also accepted after the subcommand; unset there, they leave the value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_output_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="end-to-end TLS request through an emulated (or real) module")
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    demo = add_parser("demo", help="end-to-end TLS request through an emulated (or real) module")
     _add_port_options(demo, required=False)
     demo.add_argument("--url", default=None, help="with --port: the https:// URL to fetch")
     demo.add_argument("--cafile", default=None, help="with --port: CA file that signs the server")
     demo.add_argument("--apn", default="", help="with --port: APN for PDP context 1")
     demo.add_argument("--body-size", type=int, default=64 * 1024, help="emulated server's body size")
 
-    emulate = sub.add_parser("emulate", help="serve an emulated EC200U on a pty until interrupted")
+    emulate = add_parser("emulate", help="serve an emulated EC200U on a pty until interrupted")
     emulate.add_argument("--no-echo", action="store_true", help="start with echo off (factory default is on)")
 
-    at = sub.add_parser("at", help="send raw AT commands")
+    at = add_parser("at", help="send raw AT commands")
     _add_port_options(at, required=True)
     at.add_argument("lines", nargs="+", help='commands, e.g. "AT+CSQ"')
     at.add_argument("--timeout", type=float, default=5.0)
 
-    info = sub.add_parser("info", help="model, revision, SIM and signal")
+    info = add_parser("info", help="model, revision, SIM and signal")
     _add_port_options(info, required=True)
 
-    bench = sub.add_parser("bench", help="throughput of every access mode (emulator, or --port hardware)")
+    bench = add_parser("bench", help="throughput of every access mode (emulator, or --port hardware)")
     _add_port_options(bench, required=False)
     bench.add_argument("--target", default=None, help="with --port: HOST:PORT of a TLS echo server")
     bench.add_argument("--cafile", default=None, help="with --port: CA file that signs the echo server")

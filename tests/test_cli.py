@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from quectel_aio.cli import main
+from quectel_aio.cli import _build_parser, main
 
 
 def test_cli_demo_runs_a_verified_request(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,3 +71,29 @@ def test_cli_emulate_prints_the_pty_first_and_answers_at() -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.parametrize("option", ["--json", "-v", "--verbose"])
+@pytest.mark.parametrize("command", [["at", "AT"], ["info"]])
+def test_cli_output_options_are_accepted_after_the_subcommand(
+    command: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [command[0], "--port", "/dev/does-not-exist-quectel", option, *command[1:]]
+    assert main(argv) == 2
+    assert "ModemUnavailable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "json_output", "verbose"),
+    [
+        (["info", "--port", "/dev/x"], False, False),
+        (["--json", "info", "--port", "/dev/x"], True, False),
+        (["-v", "info", "--port", "/dev/x", "--json"], True, True),
+        (["--json", "-v", "info", "--port", "/dev/x"], True, True),
+    ],
+)
+def test_cli_output_options_before_the_subcommand_are_kept(
+    argv: list[str], json_output: bool, verbose: bool
+) -> None:
+    args = _build_parser().parse_args(argv)
+    assert (args.json, args.verbose) == (json_output, verbose)
