@@ -81,8 +81,18 @@ async def open_target(args: argparse.Namespace, server: Server) -> AsyncIterator
     if args.port:
         if server != "none" and not (args.host and args.cafile):
             raise SystemExit("with --port, give --host and --cafile (and --tcp-port unless it is 443)")
-        ssl = quectel_aio.SSLConfig(cafile=args.cafile) if server != "none" else None
-        async with quectel_aio.Modem.open(args.port, baudrate=args.baudrate, rtscts=args.rtscts) as modem:
+        try:
+            ssl = quectel_aio.SSLConfig(cafile=args.cafile) if server != "none" else None
+        except quectel_aio.QuectelError as exc:
+            raise SystemExit(f"--cafile: {exc}") from None
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                modem = await stack.enter_async_context(
+                    quectel_aio.Modem.open(args.port, baudrate=args.baudrate, rtscts=args.rtscts)
+                )
+            except quectel_aio.QuectelError as exc:
+                # A missing or busy device, or a module that does not answer: no traceback.
+                raise SystemExit(f"{type(exc).__name__}: {exc}") from None
             await modem.activate_pdp(1, apn=args.apn)
             yield Target(modem, ssl, getattr(args, "host", "") or "", getattr(args, "tcp_port", 0), None)
         return

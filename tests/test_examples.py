@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from quectel_aio.testing import make_ca
+
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 #: Runnable examples; modules starting with "_" are their shared helpers.
 EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.py") if not p.name.startswith("_"))
@@ -47,3 +49,16 @@ def test_example_takes_the_hardware_options(path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--port", "--baudrate", "--apn"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_reports_a_missing_device_without_a_traceback(path: Path, tmp_path: Path) -> None:
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(make_ca("examples test CA").cert_pem)
+    args = ["--port", "/dev/does-not-exist-quectel"]
+    if "--cafile" in run(path, "--help").stdout:
+        args += ["--host", "example.com", "--cafile", str(cafile)]
+    result = run(path, *args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "/dev/does-not-exist-quectel" in result.stderr
