@@ -165,6 +165,8 @@ class AtChannel(TransparentChannel):
         self._finishers: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
         self._closed = False
+        #: Bytes read from the port so far (the probe failure tells none from garbage).
+        self.bytes_read = 0
         self._handed_over = False
         # Transparent mode.
         self._session: TransparentSession | None = None
@@ -240,6 +242,7 @@ class AtChannel(TransparentChannel):
                 data = await port.read(needed)
                 if not data:
                     raise ModemUnavailable(f"the port {port.name} reached end of file")
+                self.bytes_read += len(data)
                 core.receive_data(data)
                 self._drain_events()
                 if core.holds_transparent_tail:

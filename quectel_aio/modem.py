@@ -234,7 +234,15 @@ class Modem(OrphanSockets, ModemServices):
             except (CommandTimeout, CommandError):
                 self.log.info("probe_unanswered", attempt=attempt + 1)
         else:
-            raise ModemUnavailable(f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++")
+            heard = self._channel.bytes_read
+            hint = (
+                f"{heard} bytes came back but no answer: wrong baud rate?"
+                if heard
+                else "nothing came back: is the module on, and is this its AT port?"
+            )
+            raise ModemUnavailable(
+                f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++; {hint}"
+            )
         await self._apply_port_settings()
         self.log.info("modem_ready", epoch=self._epoch)
 
