@@ -397,6 +397,7 @@ class AtChannel(TransparentChannel):
         ended = self._session_ended
         if ended is not None and not ended.done():
             ended.set_exception(exc)
+            ended.exception()  # the escape may have stopped waiting on it: not "never retrieved"
         session, self._session = self._session, None
         self._read_gate.set()
         if session is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -258,6 +259,26 @@ async def test_escape_never_accepted_fails_the_channel(
             await writer.transport.switch_mode("buffer")  # type: ignore[attr-defined]
         with pytest.raises(ModemUnavailable):
             await modem.command("AT")
+
+
+async def test_escape_never_accepted_during_close_leaves_no_unretrieved_error(
+    echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    """A close (as at Ctrl-C) whose +++ goes unanswered: asyncio reports no lost exception."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        async with _guarded_session(5.0, echo_server, ssl_config) as (modem, reader, writer):
+            writer.close()
+            await writer.transport._wait_finished()  # type: ignore[attr-defined]
+            assert isinstance(modem._channel.failure, ModemUnavailable)
+        del modem, reader, writer
+        gc.collect()
+        assert reported == []
+    finally:
+        loop.set_exception_handler(previous)
 
 
 @contextlib.asynccontextmanager
