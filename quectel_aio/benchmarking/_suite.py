@@ -160,7 +160,9 @@ class _LinkRun:
 
     async def stack(self, backend: str, ca_pem: bytes) -> None:
         plan = self.plan
-        baud = plan.link.baudrate or 115200
+        # An unpaced pty: a line speed to match, so that leaving transparent
+        # mode does not wait for bytes a 115200 Bd line would still carry.
+        baud = plan.link.baudrate or 4_000_000
         async with open_modem(self.path, backend=backend, baudrate=baud, guard_time=GUARD_TIME) as modem:
             await modem.activate_pdp(1, apn="internet")
             peer = StackPeer(modem, SSLConfig(cafile=ca_pem))
