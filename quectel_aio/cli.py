@@ -244,7 +244,17 @@ def _silent(_text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _build_parser().parse_args(argv)
+    saved = structlog.get_config()
     _configure_logging(args.verbose)
+    try:
+        return _run(args)
+    finally:
+        # In-process callers (tests, embedding programs) get their logging back,
+        # not a logger bound to whatever sys.stderr was during this call.
+        structlog.configure(**saved)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "demo":
             from ._demo import run_demo

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import structlog
 
 from quectel_aio.cli import _build_parser, main
 
@@ -97,3 +98,10 @@ def test_cli_output_options_before_the_subcommand_are_kept(
 ) -> None:
     args = _build_parser().parse_args(argv)
     assert (args.json, args.verbose) == (json_output, verbose)
+
+
+def test_cli_main_leaves_the_logging_configuration_as_it_found_it(capsys: pytest.CaptureFixture[str]) -> None:
+    before = structlog.get_config()
+    assert main(["-v", "at", "--port", "/dev/does-not-exist-quectel", "AT"]) == 2
+    assert structlog.get_config() == before
+    capsys.readouterr()
