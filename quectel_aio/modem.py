@@ -52,7 +52,7 @@ from ._errors import (
 )
 from ._grammar import error_text, validate_hostname
 from ._modem_services import ModemServices, PdpContext
-from ._orphans import OrphanSockets
+from ._modem_startup import ModemStartup
 from ._ports import Port, open_port
 from ._ssl_contexts import SslContextTable
 from .ssl_config import SSLConfig
@@ -66,7 +66,7 @@ ERROR_ID_IN_USE = 563
 _log = structlog.get_logger("quectel_aio.modem")
 
 
-class Modem(OrphanSockets, ModemServices):
+class Modem(ModemStartup, ModemServices):
     """One Quectel EC200U / EG91xU module on a serial port.
 
     Use :meth:`Modem.open`; the constructor is internal.
@@ -224,45 +224,6 @@ class Modem(OrphanSockets, ModemServices):
         finally:
             await modem.aclose()
 
-    async def _initialise(self, probe_attempts: int = 10) -> None:
-        for attempt in range(probe_attempts + 1):
-            if attempt == min(3, probe_attempts):
-                await self._channel.escape_stale_data_mode()  # left transparent by an earlier run?
-            try:
-                await self._channel.execute(cmd.Attention(), timeout=1.0)
-                break
-            except (CommandTimeout, CommandError):
-                self.log.info("probe_unanswered", attempt=attempt + 1)
-        else:
-            heard = self._channel.bytes_read
-            hint = (
-                f"{heard} bytes came back but no answer: wrong baud rate?"
-                if heard
-                else "nothing came back: is the module on, and is this its AT port?"
-            )
-            raise ModemUnavailable(
-                f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++; {hint}"
-            )
-        await self._apply_port_settings()
-        self.log.info("modem_ready", epoch=self._epoch)
-
-    async def _apply_port_settings(self) -> None:
-        """The settings a restart resets that framing and URC routing depend on."""
-        await self._channel.execute(cmd.SetEcho(False))
-        if not self._channel.payload_echo:
-            # Payload echo is the factory default of AT+QISDE on Quectel's
-            # TCP/IP stack; an echoed binary payload could hold "SEND OK".
-            try:
-                await self._channel.execute(cmd.Raw("AT+QISDE=0"))
-            except CommandError as exc:
-                self.log.info("payload_echo_setting_refused", error=str(exc))
-        await self._channel.execute(cmd.SetErrorFormat(1))
-        if self._channel.dtr_escape:
-            # DTR ON-to-OFF: back to command mode, the connection kept (lost at restart).
-            await self._channel.execute(cmd.Raw("AT&D1"))
-        if self._urc_port is not None:
-            await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
-
     async def aclose(self) -> None:
         """Close every socket (``AT+QSSLCLOSE``), then the port. Idempotent."""
         if self._closed:
@@ -354,35 +315,6 @@ class Modem(OrphanSockets, ModemServices):
             self._on_restart()
         elif isinstance(event, ev.UnknownUrc):
             self.log.debug("urc_ignored", line=event.line[:80].encode("ascii", "backslashreplace").decode())
-
-    def _on_restart(self) -> None:
-        self._epoch += 1
-        self.log.warning("modem_restarted", epoch=self._epoch)
-        error = SocketBroken("the module restarted; its SSL sockets are gone")
-        for transport in list(self._sockets.values()):
-            transport._broken(error)
-        for waiter in self._opening.values():
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._contexts.forget_all()
-        self._forget_quarantine()
-        if not self._closed:
-            self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
-
-    async def _reinitialise(self) -> None:
-        try:
-            async with self._contexts.lock:
-                await self._initialise()
-        except QuectelError as exc:
-            self.log.error("reinitialise_failed", error=str(exc))
-
-    def _on_channel_failure(self, exc: BaseException) -> None:
-        error = exc if isinstance(exc, ModemUnavailable) else ModemUnavailable(str(exc))
-        for transport in list(self._sockets.values()):
-            transport._broken(error)
-        for waiter in self._opening.values():
-            if not waiter.done():
-                waiter.set_exception(error)
 
     # -- raw commands ----------------------------------------------------------------------
 

@@ -1,0 +1,109 @@
+"""Start-up, restart and port failure of a :class:`~quectel_aio.Modem`.
+
+The module is probed with ``AT`` (and taken out of a transparent session an
+earlier run left behind with ``+++``), then given the port settings that
+framing depends on. A restart seen by its ``RDY`` or by a command echo coming
+back breaks every socket, forgets the SSL contexts and runs the same start-up
+again; one found only by an SSL context read-back gets the port settings again
+(:class:`~quectel_aio._ssl_contexts.SslContextTable`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from . import _commands as cmd
+from ._channel import AtChannel
+from ._errors import CommandError, CommandTimeout, ModemUnavailable, QuectelError, SocketBroken
+from ._orphans import OrphanSockets
+from ._ports import Port
+from ._ssl_contexts import SslContextTable
+
+if TYPE_CHECKING:
+    from .transport import ModemSocketTransport
+
+__all__ = ["ModemStartup"]
+
+
+class ModemStartup(OrphanSockets):
+    """Start-up and restart handling (a mixin of :class:`~quectel_aio.Modem`)."""
+
+    _channel: AtChannel
+    _port: Port
+    _contexts: SslContextTable
+    _sockets: dict[int, ModemSocketTransport]
+    _opening: dict[int, asyncio.Future[int]]
+    _urc_port: str | None
+    _epoch: int
+    _closed: bool
+    _reinit_task: asyncio.Task[None] | None
+    log: Any
+
+    async def _initialise(self, probe_attempts: int = 10) -> None:
+        for attempt in range(probe_attempts + 1):
+            if attempt == min(3, probe_attempts):
+                await self._channel.escape_stale_data_mode()  # left transparent by an earlier run?
+            try:
+                await self._channel.execute(cmd.Attention(), timeout=1.0)
+                break
+            except (CommandTimeout, CommandError):
+                self.log.info("probe_unanswered", attempt=attempt + 1)
+        else:
+            heard = self._channel.bytes_read
+            hint = (
+                f"{heard} bytes came back but no answer: wrong baud rate?"
+                if heard
+                else "nothing came back: is the module on, and is this its AT port?"
+            )
+            raise ModemUnavailable(
+                f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++; {hint}"
+            )
+        await self._apply_port_settings()
+        self.log.info("modem_ready", epoch=self._epoch)
+
+    async def _apply_port_settings(self) -> None:
+        """The settings a restart resets that framing and URC routing depend on."""
+        await self._channel.execute(cmd.SetEcho(False))
+        if not self._channel.payload_echo:
+            # Payload echo is the factory default of AT+QISDE on Quectel's
+            # TCP/IP stack; an echoed binary payload could hold "SEND OK".
+            try:
+                await self._channel.execute(cmd.Raw("AT+QISDE=0"))
+            except CommandError as exc:
+                self.log.info("payload_echo_setting_refused", error=str(exc))
+        await self._channel.execute(cmd.SetErrorFormat(1))
+        if self._channel.dtr_escape:
+            # DTR ON-to-OFF: back to command mode, the connection kept (lost at restart).
+            await self._channel.execute(cmd.Raw("AT&D1"))
+        if self._urc_port is not None:
+            await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
+
+    def _on_restart(self) -> None:
+        self._epoch += 1
+        self.log.warning("modem_restarted", epoch=self._epoch)
+        error = SocketBroken("the module restarted; its SSL sockets are gone")
+        for transport in list(self._sockets.values()):
+            transport._broken(error)
+        for waiter in self._opening.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._contexts.forget_all()
+        self._forget_quarantine()
+        if not self._closed:
+            self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
+
+    async def _reinitialise(self) -> None:
+        try:
+            async with self._contexts.lock:
+                await self._initialise()
+        except QuectelError as exc:
+            self.log.error("reinitialise_failed", error=str(exc))
+
+    def _on_channel_failure(self, exc: BaseException) -> None:
+        error = exc if isinstance(exc, ModemUnavailable) else ModemUnavailable(str(exc))
+        for transport in list(self._sockets.values()):
+            transport._broken(error)
+        for waiter in self._opening.values():
+            if not waiter.done():
+                waiter.set_exception(error)
