@@ -8,6 +8,13 @@ own exceptions into :class:`ModemUnavailable` (device cannot be opened) or
 
 Backend notes:
 
+* Both serial backends lock the device with ``flock``, which only keeps out
+  programs that ``flock`` too (not ModemManager, ``screen``, ``minicom`` or
+  ``cat``). So the tty is also put in exclusive mode (``TIOCEXCL``): any
+  further ``open()`` of it fails with ``EBUSY``, except by root. The mode
+  belongs to the tty, not to the fd, and a pty slave keeps it while its
+  master stays open, so it is cleared (``TIOCNXCL``) before the port closes
+  its fd. An open that fails on either lock says the device is in use.
 * serialx opens, locks (``flock``), configures and closes in the default
   executor, then reads up to 256 KiB per callback. On a pty it works as is:
   the ``TIOCM*`` (modem lines) and ``TIOCGSERIAL`` (low latency) ioctls fail
@@ -26,6 +33,7 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import errno
 import fcntl
 import functools
 import logging
@@ -67,6 +75,32 @@ def _has_modem_lines(fd: int) -> bool:
     return True
 
 
+_IN_USE_ERRNOS: Final = frozenset({errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK})
+"""Errors of an open that another program's lock refused (TIOCEXCL, flock)."""
+
+
+def _claim_tty(fd: int | None) -> None:
+    """Put the tty in exclusive mode: other ``open()`` calls fail with EBUSY."""
+    request = getattr(termios, "TIOCEXCL", None)
+    if fd is not None and request is not None:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(fd, request)
+
+
+def _release_tty(fd: int | None) -> None:
+    """Leave exclusive mode, so that the tty can be opened again once closed."""
+    request = getattr(termios, "TIOCNXCL", None)
+    if fd is not None and request is not None:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(fd, request)
+
+
+def _open_failed(name: str, exc: BaseException) -> ModemUnavailable:
+    if isinstance(exc, OSError) and exc.errno in _IN_USE_ERRNOS:
+        return ModemUnavailable(f"cannot open {name}: in use by another program ({_describe(exc)})")
+    return ModemUnavailable(f"cannot open {name}: {_describe(exc)}")
+
+
 def _flush_output(fd: int | None) -> None:
     if fd is None:
         return
@@ -95,6 +129,9 @@ class _SerialxPort(_TransportPort):
 
     def _discard_output(self) -> None:
         _flush_output(self._fileno())
+
+    def _release_device(self) -> None:
+        _release_tty(self._fileno())
 
     @property
     def supports_dtr(self) -> bool:
@@ -150,7 +187,8 @@ async def open_serialx(
     except serialx.UnsupportedSetting as exc:
         raise LocalProtocolError(f"{name}: unsupported setting: {exc}") from exc
     except (OSError, serialx.SerialException) as exc:
-        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
+        raise _open_failed(name, exc) from exc
+    _claim_tty(getattr(transport, "_fileno", None))
     transport.set_write_buffer_limits(high=high)
     if isinstance(getattr(transport, "max_size", None), int):
         transport.max_size = _SERIALX_READ_SIZE  # type: ignore[attr-defined]
@@ -165,8 +203,10 @@ async def open_serialx(
 
 
 def _close_serial(serial: Any, discard: bool) -> None:
+    fd = getattr(serial, "fd", None)
     if discard:
-        _flush_output(getattr(serial, "fd", None))
+        _flush_output(fd)
+    _release_tty(fd)
     serial.close()
 
 
@@ -248,10 +288,11 @@ def _open_pyserial_blocking(path: str, baudrate: int, rtscts: bool) -> tuple[Any
         write_timeout=0,
     )
     try:
+        _claim_tty(port.fd)
         port.reset_input_buffer()  # stale bytes from before the open
         return port, _has_modem_lines(port.fd)
     except BaseException:
-        port.close()
+        _close_serial(port, False)
         raise
 
 
@@ -270,7 +311,7 @@ async def open_pyserial(
     except ValueError as exc:
         raise LocalProtocolError(f"{name}: unsupported setting: {exc}") from exc
     except (OSError, serial.SerialException) as exc:
-        raise ModemUnavailable(f"cannot open {name}: {_describe(exc)}") from exc
+        raise _open_failed(name, exc) from exc
     protocol = _LinkProtocol(loop)
     transport = transport_cls(loop, protocol, port)
     transport._max_read_size = _PYSERIAL_READ_SIZE  # type: ignore[attr-defined]
@@ -284,7 +325,7 @@ async def open_pyserial(
 def _close_after_cancelled_open(fut: asyncio.Future[tuple[Any, bool]]) -> None:
     if fut.cancelled() or fut.exception() is not None:
         return
-    fut.result()[0].close()
+    _close_serial(fut.result()[0], False)
 
 
 # ---------------------------------------------------------------------------

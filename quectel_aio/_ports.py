@@ -425,12 +425,16 @@ class _TransportPort(Port):
                     f"{self.name}: write stalled for {timeout:g} s with {unsent} bytes unsent (CTS held low?)"
                 )
                 self._discard_output()
+                self._release_device()
                 self._transport.abort()
             raise ModemUnavailable(str(self._stalled)) from None
         self._check_writable()
 
     def _discard_output(self) -> None:
         """Drop bytes queued in the kernel, so that closing cannot block."""
+
+    def _release_device(self) -> None:
+        """Undo what opening claimed on the device, before its fd is closed."""
 
     # -- closing -----------------------------------------------------------
 
@@ -445,6 +449,7 @@ class _TransportPort(Port):
         proto._wake_drainers()
         proto.chunks = []
         proto.buffered = 0
+        self._release_device()
         try:
             await self._shutdown()
         except BaseException:
@@ -562,14 +567,14 @@ async def open_port(
             :meth:`Port.drain` (the low-water mark is a quarter of it).
 
     Returns:
-        The open port. Serial ports are opened with exclusive access and stale
-        received bytes discarded.
+        The open port. Serial ports are opened with exclusive access (``flock``
+        and ``TIOCEXCL``) and stale received bytes discarded.
 
     Raises:
         LocalProtocolError: a bad URL, baud rate, backend or buffer size;
             nothing was opened.
         ModemUnavailable: the device or host cannot be opened (missing,
-            permission denied, busy, refused); the message names it.
+            permission denied, in use, refused); the message names it.
     """
     if not isinstance(url, str) or not url or "\0" in url:
         raise LocalProtocolError(f"bad port URL {url!r}")
