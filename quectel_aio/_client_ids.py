@@ -20,6 +20,10 @@ class ClientIds:
     free at once, so an allocation that finds every ID taken, some of them by
     sockets still closing, waits for one instead of failing.
 
+    IDs the module refused with error 563 belong to connections the host did
+    not open (another program, an earlier run): they are in :attr:`foreign`,
+    and an allocation takes one of them only when no other ID is free.
+
     An allocation that finds nothing to wait for asks once, through
     ``retry``, for the IDs the module would not free earlier to be closed
     again, and waits for that before it gives up.
@@ -34,12 +38,17 @@ class ClientIds:
         self.reserved: set[int] = set()
         #: IDs whose failed or abandoned open is being closed in the background.
         self.closing_orphans: set[int] = set()
+        #: IDs held by connections the host did not open (563), until a restart
+        #: or ``AT+QSSLSTATE`` shows them free.
+        self.foreign: set[int] = set()
         self._closing = closing
         self._retry = retry
         self._released = asyncio.Event()
 
     def reserve(self, requested: int | None, busy: Collection[int] = ()) -> int:
         """Take ``requested``, or the lowest free ID not in ``busy`` if None.
+
+        An allocation prefers IDs not in :attr:`foreign`.
 
         Raises:
             LocalProtocolError: ``requested`` is invalid or taken, or every ID is taken.
@@ -55,14 +64,18 @@ class ClientIds:
                 raise LocalProtocolError(f"client_id {requested} is in use")
             self.reserved.add(requested)
             return requested
-        for candidate in range(MAX_CLIENT_ID + 1):
-            if candidate not in self.reserved and candidate not in busy:
-                self.reserved.add(candidate)
-                return candidate
+        free = [
+            ident for ident in range(MAX_CLIENT_ID + 1) if ident not in self.reserved and ident not in busy
+        ]
+        for candidate in sorted(free, key=lambda ident: ident in self.foreign):
+            self.reserved.add(candidate)
+            return candidate
         raise LocalProtocolError("all 12 client IDs are in use")
 
     async def acquire(self, requested: int | None, busy: Collection[int] = ()) -> int:
         """Like :meth:`reserve`, but an allocation waits while a taken ID is being freed.
+
+        It takes an ID of :attr:`foreign` only when none is being freed.
 
         Raises:
             LocalProtocolError: as :meth:`reserve`, when no taken ID is closing
@@ -71,6 +84,9 @@ class ClientIds:
         retried = False
         while True:
             try:
+                if requested is None and self._any_closing():
+                    # An ID being freed is worth waiting for; one another connection holds is not.
+                    return self.reserve(None, {*busy, *self.foreign})
                 return self.reserve(requested, busy)
             except LocalProtocolError:
                 if requested is not None:

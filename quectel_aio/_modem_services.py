@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import _commands as cmd
 from ._channel import AtChannel
+from ._client_ids import ClientIds
 from ._errors import CommandError
 from ._ssl_contexts import set_module_clock
 from ._ufs import FileSpace, ModuleFile, delete_file, file_space, list_files, upload_file
@@ -28,6 +29,7 @@ class ModemServices:
     """The command-level services of the modem (everything but sockets and lifecycle)."""
 
     _channel: AtChannel
+    _ids: ClientIds
 
     # -- PDP -----------------------------------------------------------------------------------
 
@@ -101,7 +103,13 @@ class ModemServices:
     async def ssl_state(self, client_id: int | None = None) -> list[cmd.SslStateInfo]:
         """Socket states reported by ``AT+QSSLSTATE``."""
         result = await self._channel.execute(cmd.SslState(client_id))
-        return [cmd.parse_ssl_state_line(line) for line in result.lines]
+        states = [cmd.parse_ssl_state_line(line) for line in result.lines]
+        listed = {state.client_id for state in states}
+        # An ID refused with 563 that the module no longer lists is free again.
+        for ident in list(self._ids.foreign):
+            if ident not in listed and client_id in (None, ident):
+                self._ids.foreign.discard(ident)
+        return states
 
     async def ssl_context_settings(self, ssl_context_id: int) -> dict[str, int | str]:
         """Read every ``AT+QSSLCFG`` item of one SSL context back from the module.

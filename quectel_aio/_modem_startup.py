@@ -90,6 +90,7 @@ class ModemStartup(OrphanSockets):
                 waiter.set_exception(error)
         self._contexts.forget_all()
         self._forget_quarantine()
+        self._ids.foreign.clear()  # the connections of other programs are gone too
         if not self._closed:
             self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
 

@@ -418,7 +418,7 @@ class Modem(ModemStartup, ModemServices):
         server = validate_hostname(host)
         pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
         host_is_name = not _is_ip(server)
-        busy: set[int] = set()  # IDs held by connections the host did not open (563)
+        busy: set[int] = set()  # IDs refused with 563 by this call: not tried again in it
         wire_mode = int(access_mode)
         # Build the command now: every argument is validated before a byte is written.
         cmd.SslOpen(pdp, 0, 0, server, port, wire_mode, ssl.negotiate_time)
@@ -438,6 +438,8 @@ class Modem(ModemStartup, ModemServices):
                 if not opening:
                     self._release_client_id(ident)
                 in_use = isinstance(exc, CommandError) and exc.code == ERROR_ID_IN_USE
+                if in_use:
+                    self._ids.foreign.add(ident)
                 if client_id is not None or not in_use:
                     raise
                 busy.add(ident)
@@ -509,6 +511,7 @@ class Modem(ModemStartup, ModemServices):
                 elif isinstance(early, ev.SslClosed):
                     transport._remote_close()
             opened = True
+            self._ids.foreign.discard(client_id)
             self.log.info("socket_opened", client_id=client_id, ssl_ctx=ctx, mode=access_mode.name.lower())
         except CommandError as exc:
             in_use = exc.code == ERROR_ID_IN_USE  # AT+QSSLCLOSE would close the connection holding it

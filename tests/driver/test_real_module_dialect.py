@@ -6,11 +6,14 @@ import asyncio
 
 import pytest
 
-from quectel_aio import CommandError, Modem, SocketBroken, SocketOpenError, SSLConfig
+from quectel_aio import CommandError, LocalProtocolError, Modem, SocketBroken, SocketOpenError, SSLConfig
+from quectel_aio._grammar import ParsedCommand
 from quectel_aio._ports import open_port
 from quectel_aio.testing import CertificateAuthority, EmulatorConfig, ModemEmulator, TlsTestServer
+from quectel_aio.testing._registry import HANDLERS
 
 from .conftest import ECHO_HOST
+from .helpers import eventually
 
 
 @pytest.fixture
@@ -176,3 +179,122 @@ async def test_a_refused_write_of_an_item_the_module_knows_is_still_verified(
         await modem.open_connection(
             ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=ca.cert_pem), ssl_context_id=2
         )
+
+
+def _opens(emulator: ModemEmulator) -> list[int]:
+    """The client ID of every ``AT+QSSLOPEN`` the module received."""
+    return [int(entry.params[2]) for entry in emulator.command_log if entry.name == "+QSSLOPEN"]
+
+
+async def test_a_client_id_refused_with_563_is_not_tried_again_by_later_opens(
+    device: str, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    await _previous_host_opens_client_0(device, echo_server.port)
+    async with Modem.open(device, margin=3.0) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        before = len(_opens(emulator))
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert _opens(emulator)[before:] == [0, 1]  # 563 on 0, then 1
+        writer.close()
+        await writer.wait_closed()
+        before = len(_opens(emulator))
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert _opens(emulator)[before:] == [1]  # 0 is remembered as taken
+        # A restart ends every connection, the other program's too: 0 is free.
+        emulator.restart()
+        async with asyncio.timeout(10):
+            with pytest.raises(SocketBroken, match="restart"):
+                await reader.read(100)
+        writer.close()
+        await modem.activate_pdp(1, apn="internet")
+        before = len(_opens(emulator))
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert _opens(emulator)[before:] == [0]
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_client_id_refused_with_563_is_used_again_once_ssl_state_shows_it_free(
+    device: str, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    await _previous_host_opens_client_0(device, echo_server.port)
+    async with Modem.open(device, margin=3.0) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        first = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert first[1].get_extra_info("client_id") == 1
+        # The other program closes client 0 (on another port of the module).
+        await modem.command("AT+QSSLCLOSE=0")
+        assert [state.client_id for state in await modem.ssl_state()] == [1]
+        before = len(_opens(emulator))
+        second = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert _opens(emulator)[before:] == [0]
+        for _, writer in (first, second):
+            writer.close()
+            await writer.wait_closed()
+
+
+async def test_a_client_id_refused_with_563_is_tried_again_when_no_other_is_free(
+    device: str, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    await _previous_host_opens_client_0(device, echo_server.port)
+    async with Modem.open(device, margin=3.0) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        streams = [
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config) for _ in range(11)
+        ]
+        assert sorted(writer.get_extra_info("client_id") for _, writer in streams) == list(range(1, 12))
+        # Client 0 is still refused: the allocation asks for it, then gives up.
+        before = len(_opens(emulator))
+        with pytest.raises(LocalProtocolError, match="all 12 client IDs are in use"):
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        assert _opens(emulator)[before:] == [0]
+        # The other program lets go of it, unseen by the host: the next open takes it.
+        await modem.command("AT+QSSLCLOSE=0")
+        streams.append(await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config))
+        assert streams[-1][1].get_extra_info("client_id") == 0
+        for _, writer in streams:
+            writer.close()
+            await writer.wait_closed()
+
+
+async def test_an_allocation_waits_for_a_closing_id_rather_than_try_one_refused_with_563(
+    device: str,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _previous_host_opens_client_0(device, echo_server.port)
+    original = HANDLERS["+QSSLCLOSE"]
+    gate = asyncio.Event()
+
+    async def slow_close(emu: ModemEmulator, command: ParsedCommand) -> bytes:
+        if command.params and command.params[0] == 1:
+            await gate.wait()
+        return await original(emu, command)
+
+    monkeypatch.setitem(HANDLERS, "+QSSLCLOSE", slow_close)
+    async with Modem.open(device, margin=3.0) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        streams = [
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config) for _ in range(11)
+        ]
+        assert streams[0][1].get_extra_info("client_id") == 1
+        closing = streams.pop(0)[1]
+        closing.transport.abort()  # client 1 is being freed, slowly
+        before = len(_opens(emulator))
+        waiting = asyncio.create_task(modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config))
+        released = modem._ids._released
+        try:
+            # An open of client 0 would queue behind the close: it must wait instead.
+            await eventually(
+                lambda: bool(getattr(released, "_waiters", None)), what="the open waiting for an ID"
+            )
+        finally:
+            gate.set()
+            async with asyncio.timeout(10):
+                streams.append(await waiting)
+        assert _opens(emulator)[before:] == [1]
+        for _, writer in streams:
+            writer.close()
+            await writer.wait_closed()
