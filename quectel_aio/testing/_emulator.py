@@ -4,8 +4,10 @@ Theory of operation
 -------------------
 Bytes from the host go into an input buffer (:meth:`ModemEmulator.feed`). One
 task reads that buffer: in command mode it cuts lines at CR (an LF after the
-CR is dropped, an LF-terminated line is ignored), echoes the line, parses it
-with the shared wire grammar and runs the command's handler. Handlers that open
+CR is dropped, an LF-terminated line is ignored), echoes the line, cuts it into
+its commands (``AT+IPR=921600;&W``, ``ATE0V1``), parses each with the shared
+wire grammar and runs the handlers in order: the information of each, then
+one final result (the first failure ends the line). Handlers that open
 a data phase (``AT+QSSLSEND`` after the prompt, ``AT+QFUPL`` after CONNECT)
 read raw bytes from the same buffer, so payload bytes are never seen by the
 command parser.
@@ -25,15 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .._errors import RemoteProtocolError
-from .._grammar import CommandKind, ParsedCommand, format_line, parse_command_line
+from .._grammar import ParsedCommand, format_line
+from ._command_line import parse_command, split_command_line
 from ._config import EmulatorConfig
-from ._fault_injection import FaultInjection, command_key
+from ._fault_injection import FaultInjection
 from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
 from ._pacing import SerialLink
@@ -41,7 +43,7 @@ from ._pty import open_pty_pair
 from ._registry import HANDLERS
 from ._ssl_state import SslContextSettings, factory_contexts
 from ._state import FaultPlan, PdpContext, Profile
-from ._wire import ERROR, cme_error
+from ._wire import ERROR, OK, cme_error
 
 if TYPE_CHECKING:
     from ._files import Ufs
@@ -49,9 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["ModemEmulator"]
 
 Sink = Callable[[bytes], None]
-
-
-_TWO_NUMBERS_RE = re.compile(r"AT(\+[A-Z]+)=([1-9][0-9]{0,4}|0),([1-9][0-9]{0,4}|0)")
 
 
 class ModemEmulator(FaultInjection):
@@ -76,8 +75,7 @@ class ModemEmulator(FaultInjection):
     DTR is an input (:meth:`set_dtr`); a pty cannot carry it, so a test drives
     it from the host side's port. Not emulated: DTLS
     (``+QSSLOPEN: <id>,555``), SSL 3.0 (fails the open), session resumption
-    (``session_cache`` is stored only), ``ATV0`` numeric responses, command
-    chaining with ``;``, DNS (only names in ``host_map`` and ``localhost``
+    (``session_cache`` is stored only), ``ATV0`` numeric responses, DNS (only names in ``host_map`` and ``localhost``
     resolve), TCP (``AT+QIOPEN``), SMS, voice, the radio.
 
     Args:
@@ -109,6 +107,8 @@ class ModemEmulator(FaultInjection):
         self._task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._busy = False
+        #: Set when the running command writes a prompt or CONNECT (a data phase).
+        self._data_phase = False
         self._held: list[bytes] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._boot_handle: asyncio.TimerHandle | None = None
@@ -205,6 +205,7 @@ class ModemEmulator(FaultInjection):
 
     def write_now(self, data: bytes) -> None:
         """Write bytes immediately (CONNECT, data-phase output)."""
+        self._data_phase = True
         self._write(data)
 
     async def write_prompt(self) -> None:
@@ -214,6 +215,7 @@ class ModemEmulator(FaultInjection):
         )
         if latency > 0:
             await self._link.turnaround(latency)
+        self._data_phase = True
         self._write(self.config.prompt, turnaround=latency)
 
     def emit_urc(self, data: bytes, *, general: bool = False) -> None:
@@ -306,17 +308,6 @@ class ModemEmulator(FaultInjection):
                 self._responding = False
                 self._end_command()
 
-    def _parse(self, text: str) -> ParsedCommand:
-        fast = _TWO_NUMBERS_RE.fullmatch(text)
-        if fast is not None:
-            # The data commands (AT+QSSLRECV=0,1500, AT+QSSLSEND=0,1460) in one step.
-            name, first, second = fast.groups()
-            return ParsedCommand(name, CommandKind.WRITE, (int(first), int(second)), f"{first},{second}")
-        body = text[2:]
-        if body.startswith("&") and len(body) >= 2 and body[1].isalpha():
-            return ParsedCommand("&" + body[1].upper(), CommandKind.EXECUTE, (), body[2:])
-        return parse_command_line(text)
-
     async def _execute(self, line: bytes | None) -> None:
         if line is None:
             self._write(ERROR)
@@ -326,27 +317,43 @@ class ModemEmulator(FaultInjection):
         text = line.decode("latin-1")
         if text[:2].upper() != "AT":
             return  # V.250: characters before "AT" are ignored
-        key = command_key(text)
+        commands = split_command_line(text[2:])
+        last = len(commands) - 1
+        latency = self.config.command_latency
+        for index, command in enumerate(commands):
+            self._data_phase = False
+            response = await self._run_command(command)
+            if response is None:
+                return  # muted
+            if latency > 0:
+                # Counted from the arrival of the command (or its data); the
+                # emulator's own processing time is part of it.
+                await self._link.turnaround(latency)
+            pre, self._faults.pre_response_urcs = self._faults.pre_response_urcs, []
+            for blob in pre:
+                self._write(blob, turnaround=latency)
+            if index < last and not self._data_phase and response.endswith(OK):
+                # V.250: each command's information, one final result for the line.
+                self._write(response[: -len(OK)], turnaround=latency)
+                continue
+            # The last command, a failure, or a data phase (which ends the line).
+            self._write(response, turnaround=latency)
+            return
+
+    async def _run_command(self, command: str) -> bytes | None:
+        """One command of a line (without ``AT``): its response, or ``None`` if muted."""
+        key = command.upper()
         try:
-            cmd = self._parse(text)
+            cmd = parse_command(command)
         except RemoteProtocolError:
             cmd = None
         if cmd is not None:
             self.command_log.append(cmd)
         response = self._scripted_response(key)
-        if response is None:
-            return  # muted
-        if not response:
-            handler = HANDLERS.get(cmd.name) if cmd is not None else None
-            response = ERROR if cmd is None or handler is None else await handler(self, cmd)
-        if self.config.command_latency > 0:
-            # Counted from the arrival of the command (or its data); the
-            # emulator's own processing time is part of it.
-            await self._link.turnaround(self.config.command_latency)
-        pre, self._faults.pre_response_urcs = self._faults.pre_response_urcs, []
-        for blob in pre:
-            self._write(blob, turnaround=self.config.command_latency)
-        self._write(response, turnaround=self.config.command_latency)
+        if response is None or response:
+            return response
+        handler = HANDLERS.get(cmd.name) if cmd is not None else None
+        return ERROR if cmd is None or handler is None else await handler(self, cmd)
 
     def _scripted_response(self, key: str) -> bytes | None:
         faults = self._faults
