@@ -101,7 +101,8 @@ class ModemEmulator(FaultInjection):
         self._sink: Sink | None = None
         self._drain: Callable[[], Awaitable[None]] | None = None
         self._input = InputBuffer()
-        self._link = SerialLink(self._deliver, self._input.feed)
+        # Host bytes keep their arrival time on the link (transparent mode's guard times).
+        self._link = SerialLink(self._deliver, lambda data: self._input.feed(data, self._link.arrived_at))
         #: Set while a command runs: what it writes answers the latest input.
         self._responding = False
         self._task: asyncio.Task[None] | None = None

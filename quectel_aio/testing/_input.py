@@ -3,11 +3,16 @@
 Command lines end at CR; an LF right after a CR is dropped and an LF-only line
 is ignored (a sibling module gives no answer to one). Data phases read raw
 bytes with idle timeouts.
+
+Every byte keeps the time it arrived on the link (:meth:`InputBuffer.feed`):
+transparent mode times the silence around ``+++`` by arrival, as a module's
+UART does, not by when the emulator gets round to reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 __all__ = ["InputBuffer"]
 
@@ -20,10 +25,44 @@ class InputBuffer:
     def __init__(self) -> None:
         self.buf = bytearray()
         self._event = asyncio.Event()
+        #: Bytes fed so far; ``buf`` holds the last ``len(buf)`` of them.
+        self._fed = 0
+        #: ``(end, at)``: the fed bytes before offset ``end`` arrived by ``at``.
+        self._arrivals: deque[tuple[int, float]] = deque()
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, at: float = 0.0) -> None:
+        """Add host bytes that arrived at loop time ``at``."""
         self.buf += data
+        self._fed += len(data)
+        arrivals = self._arrivals
+        consumed = self._fed - len(self.buf)
+        while arrivals and arrivals[0][0] <= consumed:
+            arrivals.popleft()
+        if arrivals and arrivals[-1][1] == at:
+            arrivals.pop()
+        arrivals.append((self._fed, at))
         self._event.set()
+
+    async def peek_timed(self, idle: float | None) -> list[tuple[float, bytes]]:
+        """The buffered bytes by arrival, ``[(at, bytes), ...]``, without consuming them.
+
+        Waits up to ``idle`` s when nothing is buffered (``[]`` on timeout or
+        wake); :meth:`discard` consumes what the caller took.
+        """
+        if not self.buf:
+            await self._wait(idle)
+        consumed = self._fed - len(self.buf)
+        runs: list[tuple[float, bytes]] = []
+        start = 0
+        for end, at in self._arrivals:
+            if end > consumed:
+                runs.append((at, bytes(self.buf[start : end - consumed])))
+                start = end - consumed
+        return runs
+
+    def discard(self, n: int) -> None:
+        """Consume the first ``n`` buffered bytes."""
+        del self.buf[:n]
 
     def clear(self) -> None:
         self.buf.clear()

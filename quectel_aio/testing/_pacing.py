@@ -7,7 +7,9 @@ Lessons from calibration runs, each of which skewed measurements when missed:
 * a late timer wakeup must not lose time: everything that is due is delivered
   at once, so a backlog drains at exactly the configured rate;
 * bytes are delivered in slices of one *granularity* period, like a UART
-  driver or a USB-serial latency timer hands them over;
+  driver or a USB-serial latency timer hands them over; slices with idle line
+  time between them are delivered apart even when a late timer finds them
+  all due, so each delivery has its own arrival time;
 * an event-loop timer fires 20-100 us late (kernel timer slack, the loop's
   own work) and the lateness of the last slice of a command is never
   recovered, since the link then goes idle: at 921600 Bd three such timers
@@ -25,6 +27,8 @@ __all__ = ["LinkPacer", "SerialLink", "call_precisely", "sleep_precisely"]
 
 #: How much earlier than due a precise timer is set; the rest is spun.
 SPIN_WINDOW = 0.00015
+#: A gap on the line shorter than this is rounding, not idle time.
+_IDLE_EPSILON = 1e-7
 
 
 def call_precisely(
@@ -123,6 +127,10 @@ class LinkPacer:
         out = bytearray()
         while self._queue and self._queue[0][0] <= now:
             due, piece = self._queue.popleft()
+            if out and due - len(piece) / self._rate > self.delivered_due + _IDLE_EPSILON:
+                # The line was idle before this piece: it arrived apart.
+                self._deliver(bytes(out))
+                out.clear()
             out += piece
             self._queued -= len(piece)
             self.delivered_due = due

@@ -4,7 +4,7 @@ After ``CONNECT`` the port is exclusive: host bytes go to the TLS stream,
 network bytes go to the port, unframed. The session ends with
 
 * ``+++`` typed within the guard time, with at least the guard time of silence
-  before and after it: ``OK``; the connection stays up in buffer access mode
+  before and after it on the link (timed by the bytes' arrival): ``OK``; the connection stays up in buffer access mode
   and ``ATO`` (or ``AT+QISWTMD=<id>,2``) returns to it;
 * the connection closing: ``NO CARRIER``; the socket stays in state closing
   until ``AT+QSSLCLOSE``;
@@ -32,7 +32,12 @@ _ESCAPE = b"+++"
 
 
 async def run_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
-    """Pipe bytes until ``+++`` or the connection ends; return the final result."""
+    """Pipe bytes until ``+++`` or the connection ends; return the final result.
+
+    The silence around ``+++`` is timed by when bytes arrived on the link,
+    not by when they are read here: a busy session (a peer that applies
+    backpressure) still sees a guarded escape as one.
+    """
     guard = emu.config.escape_guard_time
     loop = asyncio.get_running_loop()
     last_data = loop.time()  # CONNECT counts as the start of the silence
@@ -50,17 +55,16 @@ async def run_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
                 return OK
             sock.abort_transport()
             return NO_CARRIER
-        now = loop.time()
         if pending:
             limit = pending_since + guard if len(pending) < 3 else last_plus + guard
-            wait: float | None = max(limit - now, 0.0)
+            wait: float | None = max(limit - loop.time(), 0.0)
         else:
             wait = None
-        chunk = await emu.input.read_some(wait)
-        now = loop.time()
+        runs = await emu.input.peek_timed(wait)
         if not _connected(sock):
             return NO_CARRIER
-        if not chunk:
+        if not runs:
+            now = loop.time()
             if pending and len(pending) == 3 and now - last_plus >= guard:
                 sock.set_mode(0)
                 return OK
@@ -71,23 +75,37 @@ async def run_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
                 last_data = now
             continue
         out = bytearray()
-        for byte in chunk:
-            if byte == _PLUS and len(pending) < 3:
-                if pending and now - pending_since <= guard:
-                    pending.append(byte)
-                    last_plus = now
-                    continue
-                if not pending and now - last_data >= guard and not out:
-                    pending.append(byte)
-                    pending_since = last_plus = now
-                    continue
-            if pending:
-                out += pending
-                pending.clear()
-            out.append(byte)
+        taken = 0
+        escaped = False
+        for at, chunk in runs:
+            if len(pending) == 3 and at - last_plus >= guard:
+                escaped = True  # the silence after +++ was kept; later bytes are commands
+                break
+            data_in_run = False
+            for byte in chunk:
+                if byte == _PLUS and len(pending) < 3:
+                    if pending and at - pending_since <= guard:
+                        pending.append(byte)
+                        last_plus = at
+                        continue
+                    if not pending and at - last_data >= guard and not data_in_run:
+                        pending.append(byte)
+                        pending_since = last_plus = at
+                        continue
+                if pending:
+                    out += pending
+                    pending.clear()
+                out.append(byte)
+                data_in_run = True
+            if data_in_run:
+                last_data = at
+            taken += len(chunk)
+        emu.input.discard(taken)
         if out:
-            last_data = now
             await _forward(sock, bytes(out))
+        if escaped:
+            sock.set_mode(0)
+            return OK
 
 
 def _connected(sock: TlsSocket) -> bool:

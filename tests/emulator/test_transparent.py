@@ -139,3 +139,51 @@ async def test_pdp_loss_ends_the_session(ca: CertificateAuthority, echo_server: 
         host.emu.deactivate_pdp(1)
         await host.expect(b'\r\nNO CARRIER\r\n\r\n+QIURC: "pdpdeact",1\r\n')
         await host.expect_silence(0.1)
+
+
+async def test_guard_times_count_from_arrival_on_the_link(
+    ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    received = bytearray()
+    peer_done = asyncio.Event()
+
+    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while chunk := await reader.read(65536):
+            received.extend(chunk)
+        peer_done.set()
+
+    baudrate = 115_200
+    config = EmulatorConfig(emit_rdy_on_start=False, escape_guard_time=GUARD, link_baudrate=baudrate)
+    ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
+    server = await start_tls_server(ctx, sink)
+    async with server, memory_host(config) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, server.port)
+        sock = host.emu.sockets[0]
+        released = asyncio.Event()
+        drain = sock.drain
+
+        async def held_drain() -> None:  # the peer applies backpressure until released
+            await released.wait()
+            await drain()
+
+        sock.drain = held_drain  # type: ignore[method-assign]
+        loop = asyncio.get_running_loop()
+        data = b"d" * (baudrate // 100)  # 0.1 s on the wire
+        host.send(data)
+        last_byte_arrives = loop.time() + len(data) * 10 / baudrate
+        # The host keeps the guard time of silence on the line, types +++ and
+        # keeps silent again; the module is still busy with the data meanwhile.
+        await asyncio.sleep(last_byte_arrives + GUARD * 1.5 - loop.time())
+        host.send(b"+++")
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"AT\r")  # a command line after the escape, still unread too
+        await asyncio.sleep(0.01)  # its time on the wire, and more
+        assert host.emu.input_backlog == 0
+        released.set()
+        await host.expect(b"\r\nOK\r\n\r\nOK\r\n", within=2)
+        await host.command(b"AT+QSSLCLOSE=0", b"\r\nOK\r\n")
+        async with asyncio.timeout(5):
+            await peer_done.wait()
+        assert bytes(received) == data  # the escape never reached the peer
