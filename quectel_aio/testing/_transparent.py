@@ -72,7 +72,7 @@ async def run_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
                 # Too slow to be an escape: the pluses were data.
                 await _forward(sock, bytes(pending))
                 pending.clear()
-                last_data = now
+                last_data = last_plus  # the silence runs from the last '+' on the link
             continue
         out = bytearray()
         taken = 0

@@ -187,3 +187,21 @@ async def test_guard_times_count_from_arrival_on_the_link(
         async with asyncio.timeout(5):
             await peer_done.wait()
         assert bytes(received) == data  # the escape never reached the peer
+
+
+async def test_silence_before_an_escape_counts_from_a_lone_plus_that_was_data(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    async with memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, echo_server.port)
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"+")  # alone after silence: it is data once no more pluses follow
+        await host.expect(b"+", within=1)
+        # The guard time has passed since the '+' arrived, not since the
+        # module gave up waiting for more pluses: this escape is guarded.
+        await asyncio.sleep(GUARD * 0.6)
+        host.send(b"+++")
+        await host.expect_silence(GUARD / 2)
+        await host.expect(b"\r\nOK\r\n")
