@@ -81,6 +81,12 @@ async def run_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
             if len(pending) == 3 and at - last_plus >= guard:
                 escaped = True  # the silence after +++ was kept; later bytes are commands
                 break
+            if pending and len(pending) < 3 and at - pending_since > guard:
+                # Too slow to be an escape: the pluses were data, and the
+                # silence before this run counts from the last of them.
+                out += pending
+                pending.clear()
+                last_data = last_plus
             data_in_run = False
             for byte in chunk:
                 if byte == _PLUS and len(pending) < 3:

@@ -205,3 +205,43 @@ async def test_silence_before_an_escape_counts_from_a_lone_plus_that_was_data(
         host.send(b"+++")
         await host.expect_silence(GUARD / 2)
         await host.expect(b"\r\nOK\r\n")
+
+
+async def test_a_guarded_escape_after_a_lone_plus_is_seen_behind_a_backlog(
+    ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    received = bytearray()
+    peer_done = asyncio.Event()
+
+    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while chunk := await reader.read(65536):
+            received.extend(chunk)
+        peer_done.set()
+
+    ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
+    server = await start_tls_server(ctx, sink)
+    async with server, memory_host(CONFIG) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await _enter(host, server.port)
+        sock = host.emu.sockets[0]
+        released = asyncio.Event()
+        drain = sock.drain
+
+        async def held_drain() -> None:  # the peer applies backpressure until released
+            await released.wait()
+            await drain()
+
+        sock.drain = held_drain  # type: ignore[method-assign]
+        host.send(b"d")
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"+")  # after silence, then too slow to be an escape: data
+        await asyncio.sleep(GUARD * 1.5)
+        host.send(b"+++")  # guarded on the line: an escape
+        await asyncio.sleep(GUARD * 1.5)
+        released.set()
+        await host.expect(b"\r\nOK\r\n", within=2)
+        await host.command(b"AT+QSSLCLOSE=0", b"\r\nOK\r\n")
+        async with asyncio.timeout(5):
+            await peer_done.wait()
+        assert bytes(received) == b"d+"
