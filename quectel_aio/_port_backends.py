@@ -10,11 +10,13 @@ Backend notes:
 
 * Both serial backends lock the device with ``flock``, which only keeps out
   programs that ``flock`` too (not ModemManager, ``screen``, ``minicom`` or
-  ``cat``). So the tty is also put in exclusive mode (``TIOCEXCL``): any
+  ``cat``). So a real tty is also put in exclusive mode (``TIOCEXCL``): any
   further ``open()`` of it fails with ``EBUSY``, except by root. The mode
-  belongs to the tty, not to the fd, and a pty slave keeps it while its
-  master stays open, so it is cleared (``TIOCNXCL``) before the port closes
-  its fd. An open that fails on either lock says the device is in use.
+  belongs to the tty, not to the fd; it is cleared (``TIOCNXCL``) before the
+  port closes its fd. A pseudo-terminal slave is left alone: it keeps the
+  mode while its master stays open, so a process killed before closing the
+  port would lock everyone else out until the master restarts. An open that
+  fails on either lock says the device is in use.
 * serialx opens, locks (``flock``), configures and closes in the default
   executor, then reads up to 256 KiB per callback. On a pty it works as is:
   the ``TIOCM*`` (modem lines) and ``TIOCGSERIAL`` (low latency) ioctls fail
@@ -37,6 +39,7 @@ import errno
 import fcntl
 import functools
 import logging
+import os
 import termios
 from collections.abc import Callable
 from typing import Any, Final
@@ -79,10 +82,27 @@ _IN_USE_ERRNOS: Final = frozenset({errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
 """Errors of an open that another program's lock refused (TIOCEXCL, flock)."""
 
 
+#: Device majors of pseudo-terminal slaves (Linux: BSD-style 3, Unix98 136-143).
+_PTY_SLAVE_MAJORS: Final = frozenset({3, *range(136, 144)})
+
+
+def _is_pty_slave(fd: int) -> bool:
+    """Whether ``fd`` is a pseudo-terminal slave (socat, ser2net, the emulator)."""
+    try:
+        return os.major(os.fstat(fd).st_rdev) in _PTY_SLAVE_MAJORS
+    except OSError:
+        return False
+
+
 def _claim_tty(fd: int | None) -> None:
-    """Put the tty in exclusive mode: other ``open()`` calls fail with EBUSY."""
+    """Put the tty in exclusive mode: other ``open()`` calls fail with EBUSY.
+
+    Not a pseudo-terminal: its exclusive mode outlives a process that dies
+    without closing the port (it lasts as long as the master is open), which
+    would lock every later user out of a socat or ser2net port.
+    """
     request = getattr(termios, "TIOCEXCL", None)
-    if fd is not None and request is not None:
+    if fd is not None and request is not None and not _is_pty_slave(fd):
         with contextlib.suppress(OSError):
             fcntl.ioctl(fd, request)
 

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from quectel_aio import _port_backends as port_backends
 from quectel_aio._errors import ModemUnavailable
 from quectel_aio._ports import open_port
 
@@ -21,6 +22,17 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="TIOCGEXCL is Li
 
 TIOCGEXCL = 0x80045440
 """Linux: read the tty's exclusive-mode flag (absent from Python's termios)."""
+
+
+@pytest.fixture(autouse=True)
+def pty_as_a_real_tty(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pty slave stands in for a UART or USB tty (real ones cannot be made here).
+
+    The library leaves pseudo-terminals out of exclusive mode on purpose; the
+    test that checks that opts out of this fixture with the ``real_pty`` mark.
+    """
+    if request.node.get_closest_marker("real_pty") is None:
+        monkeypatch.setattr(port_backends, "_is_pty_slave", lambda fd: False)
 
 
 def exclusive(fd: int) -> bool:
@@ -111,3 +123,16 @@ async def test_stalled_port_clears_tiocexcl(make_link: MakeLink, pty: Pty, backe
         await link.port.drain(timeout=0.1)
     await link.port.aclose()
     assert not exclusive(pty.slave)
+
+
+@pytest.mark.real_pty
+@pytest.mark.parametrize("backend", SERIAL_BACKENDS)
+async def test_a_pseudo_terminal_is_left_out_of_exclusive_mode(
+    make_link: MakeLink, pty: Pty, backend: str
+) -> None:
+    # Its mode would outlive a process killed before closing the port, and
+    # lock every later user of a socat or ser2net port out.
+    assert port_backends._is_pty_slave(pty.slave)
+    link = await make_link(backend)
+    assert not exclusive(pty.slave)
+    await link.port.aclose()
