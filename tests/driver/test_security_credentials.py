@@ -181,7 +181,7 @@ async def test_a_file_planted_under_the_ca_name_is_replaced_not_trusted(
             await modem.open_connection(ECHO_HOST, server.port, ssl=config)
     assert emulator.files[config.ca_path_on_module.split(":", 1)[1]] == ca.cert_pem
     uploads = count(emulator, "+QFUPL")
-    # Once uploaded and verified in this session, the file is not uploaded again.
+    # Once uploaded and verified by this Modem, the file is not uploaded again.
     with pytest.raises(SocketOpenError):
         await modem.open_connection(ECHO_HOST, server.port, ssl=config)
     assert count(emulator, "+QFUPL") == uploads
