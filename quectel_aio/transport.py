@@ -52,6 +52,7 @@ from ._errors import (
 from ._flow_control import DEFAULT_HIGH_WATER, WriteFlowControl
 from ._grammar import MAX_READ_LENGTH, MAX_SEND_LENGTH
 from ._out_buffer import OutBuffer
+from ._read_delivery import ReadDelivery
 from ._socket_queries import nothing_unread, socket_closing
 
 _log = structlog.get_logger("quectel_aio.modem")
@@ -71,7 +72,7 @@ _SEND_FAIL_FIRST_DELAY = 0.02
 _SEND_FAIL_MAX_DELAY = 1.0
 
 
-class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transport):
+class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, asyncio.Transport):
     """One module SSL socket as an asyncio transport.
 
     Created by :meth:`quectel_aio.Modem.create_connection`; do not instantiate
@@ -147,6 +148,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         self._no_carrier = False
         #: eof_received() has been called: no data may follow.
         self._eof_delivered = False
+        self._init_read_delivery()
         # Whatever arrived before the transport existed is picked up at once.
         self._doorbell.set()
 
@@ -187,21 +189,6 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
             self._not_made.append(data)  # data_received only after connection_made
             return
         self._deliver(data)
-
-    def _deliver(self, data: bytes) -> None:
-        """Hand received bytes to the protocol; its failure fails this socket only."""
-        if self._eof_delivered:
-            # Cannot happen in the module's documented order (data, then
-            # "closed"); if a module breaks it, the stream has ended already.
-            _log.warning("data_after_end_of_stream", client_id=self._client_id, size=len(data))
-            return
-        try:
-            self._protocol.data_received(data)
-        except Exception as exc:  # like asyncio's transports: the protocol's bug ends its connection
-            _log.error("protocol_data_received_failed", client_id=self._client_id, error=repr(exc))
-            self._fatal(
-                SocketBroken(f"client {self._client_id}: the protocol's data_received() raised {exc!r}")
-            )
 
     def _remote_close(self) -> None:
         self._remote_closed = True
@@ -294,6 +281,7 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
         if self._reading:
             return
         self._reading = True
+        self._schedule_release()
         if self._mode is AccessMode.TRANSPARENT or self._channel.transparent_client == self._client_id:
             # Only the session's own socket may read the port again: another
             # socket resuming must not undo a paused session's backpressure.
@@ -417,17 +405,8 @@ class ModemSocketTransport(AccessModeSwitching, WriteFlowControl, asyncio.Transp
             return None
         return cmd.SslRecv(self._client_id, MAX_READ_LENGTH), None
 
-    def _finish_remote_close(self) -> None:
-        self._eof_delivered = True
-        try:
-            self._protocol.eof_received()  # True cannot keep it open: the module socket is gone
-        except Exception as exc:  # like asyncio's TLS transport: the protocol's bug ends its connection
-            _log.error("protocol_eof_received_failed", client_id=self._client_id, error=repr(exc))
-            if self._error is None:
-                self._error = SocketBroken(
-                    f"client {self._client_id}: the protocol's eof_received() raised {exc!r}"
-                )
-                self._error.__cause__ = exc
+    def _after_end_of_stream(self) -> None:
+        """``eof_received`` was called: close the module socket without flushing writes."""
         self._buffer.clear()
         if self._state is SocketState.OPEN:
             self._state = SocketState.CLOSING

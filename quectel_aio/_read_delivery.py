@@ -1,0 +1,112 @@
+"""Read side of a socket transport: handing bytes and the end of the stream to the protocol.
+
+:class:`ReadDelivery` is the part of
+:class:`~quectel_aio.transport.ModemSocketTransport` that calls the
+protocol's ``data_received`` and ``eof_received``. Like asyncio's own
+transports, it calls neither while the protocol has paused reading.
+
+Pausing cannot stop bytes already on their way: a direct push keeps coming
+until the module has switched the socket to buffer mode, a transparent
+session's bytes read from the port before it stopped being read, one
+``AT+QSSLRECV`` answer in flight. Those bytes are held here, in order, and
+handed over once the protocol resumes (from the event loop, never from inside
+``resume_reading()``). The end of the stream waits behind them, and so does
+the ``AT+QSSLCLOSE`` that follows it: a protocol that never resumes keeps its
+socket, as an asyncio socket with unread data stays open. Memory is bounded by
+what was in flight when the pause took effect (decision 45).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+import structlog
+
+from ._access_modes import SocketState
+from ._errors import SocketBroken
+
+_log = structlog.get_logger("quectel_aio.modem")
+
+__all__ = ["ReadDelivery"]
+
+
+class ReadDelivery:
+    """``data_received``/``eof_received`` for a socket transport, honouring ``pause_reading``."""
+
+    _loop: asyncio.AbstractEventLoop
+    _protocol: asyncio.Protocol
+    _client_id: int
+    _state: SocketState
+    _reading: bool
+    _aborted: bool
+    _eof_delivered: bool
+    _error: Exception | None
+
+    # Provided by the transport.
+    _fatal: Callable[[Exception], None]
+    _after_end_of_stream: Callable[[], None]
+
+    def _init_read_delivery(self) -> None:
+        #: Bytes that arrived while the protocol had paused reading.
+        self._held: deque[bytes] = deque()
+        #: The stream ended while bytes were held or reading was paused.
+        self._eof_waiting = False
+        self._release_scheduled = False
+
+    def _deliver(self, data: bytes) -> None:
+        """Hand received bytes to the protocol, or hold them while it has paused reading."""
+        if self._eof_delivered:
+            # Cannot happen in the module's documented order (data, then
+            # "closed"); if a module breaks it, the stream has ended already.
+            _log.warning("data_after_end_of_stream", client_id=self._client_id, size=len(data))
+            return
+        if self._held or not self._reading:
+            self._held.append(data)
+            return
+        self._hand_over(data)
+
+    def _hand_over(self, data: bytes) -> None:
+        """Call ``data_received``; the protocol's failure fails this socket only."""
+        try:
+            self._protocol.data_received(data)
+        except Exception as exc:  # like asyncio's transports: the protocol's bug ends its connection
+            _log.error("protocol_data_received_failed", client_id=self._client_id, error=repr(exc))
+            self._fatal(
+                SocketBroken(f"client {self._client_id}: the protocol's data_received() raised {exc!r}")
+            )
+
+    def _schedule_release(self) -> None:
+        """After ``resume_reading``: hand held bytes (and a held end of stream) over soon."""
+        if (self._held or self._eof_waiting) and not self._release_scheduled:
+            self._release_scheduled = True
+            self._loop.call_soon(self._release_held)
+
+    def _release_held(self) -> None:
+        self._release_scheduled = False
+        while self._held and self._reading:
+            if self._state is SocketState.CLOSED or self._aborted:
+                self._held.clear()  # the connection is gone: nothing more reaches the protocol
+                return
+            self._hand_over(self._held.popleft())
+        if self._eof_waiting and not self._held and self._reading:
+            self._eof_waiting = False
+            self._finish_remote_close()
+
+    def _finish_remote_close(self) -> None:
+        """The stream ended: ``eof_received`` (after held bytes), then close the module socket."""
+        if self._held or not self._reading:
+            self._eof_waiting = True  # asyncio calls nothing on a paused protocol
+            return
+        self._eof_delivered = True
+        try:
+            self._protocol.eof_received()  # True cannot keep it open: the module socket is gone
+        except Exception as exc:  # like asyncio's TLS transport: the protocol's bug ends its connection
+            _log.error("protocol_eof_received_failed", client_id=self._client_id, error=repr(exc))
+            if self._error is None:
+                self._error = SocketBroken(
+                    f"client {self._client_id}: the protocol's eof_received() raised {exc!r}"
+                )
+                self._error.__cause__ = exc
+        self._after_end_of_stream()
