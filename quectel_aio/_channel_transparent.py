@@ -56,6 +56,8 @@ class TransparentChannel:
     _tail_timer: asyncio.TimerHandle | None
     escape_guard_time: float
     dtr_escape: bool
+    #: Transparent mode is allowed on a UART without RTS/CTS (an explicit opt-in).
+    transparent_without_flow_control: bool = False
     tail_hold: float
     log: structlog.stdlib.BoundLogger
 
@@ -138,6 +140,21 @@ class TransparentChannel:
             return self._session
         orphan = self._orphan_session
         return orphan[1] if orphan is not None and orphan[0] == client_id else None
+
+    def check_transparent_allowed(self) -> None:
+        """Refuse transparent mode where a lost byte would go unnoticed.
+
+        Raises:
+            LocalProtocolError: the port is a UART without RTS/CTS and
+                ``Modem.open(transparent_without_flow_control=True)`` was not given.
+        """
+        if self._port.unprotected_uart and not self.transparent_without_flow_control:
+            raise LocalProtocolError(
+                f"transparent mode on {self._port.name} needs hardware flow control: a byte the "
+                "host misses on a UART without RTS/CTS is lost with nothing to tell; open it with "
+                "rtscts=True (--rtscts; RTS and CTS wired), use buffer or push mode, or pass "
+                "transparent_without_flow_control=True to Modem.open"
+            )
 
     def write_transparent(self, data: bytes) -> None:
         """Write socket bytes while the port is transparent.

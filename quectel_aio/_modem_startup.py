@@ -73,6 +73,13 @@ class ModemStartup(OrphanSockets):
             except CommandError as exc:
                 self.log.info("payload_echo_setting_refused", error=str(exc))
         await self._channel.execute(cmd.SetErrorFormat(1))
+        if self._port.hardware_flow_control:
+            # The host's RTS/CTS is only half of it: the module honours RTS (and
+            # drives CTS) once told to; a restart forgets it unless saved.
+            try:
+                await self._channel.execute(cmd.Raw("AT+IFC=2,2"))
+            except CommandError as exc:  # a USB port opened with rtscts=True, say
+                self.log.warning("flow_control_refused", error=str(exc))
         if self._channel.dtr_escape:
             # DTR ON-to-OFF: back to command mode, the connection kept (lost at restart).
             await self._channel.execute(cmd.Raw("AT&D1"))

@@ -94,6 +94,32 @@ def _is_pty_slave(fd: int) -> bool:
         return False
 
 
+#: Where Linux lists character devices (``<major>:<minor>`` links into the device tree).
+_SYSFS_CHAR_DEVICES = "/sys/dev/char"
+
+#: Kernel drivers of the module's own USB interfaces (``ttyUSB`` through
+#: ``option``/``qcserial``, ``ttyACM`` through ``cdc_acm``): USB paces their
+#: bytes, so none are lost when the host is slow. Every other tty driver is a
+#: UART or a USB-serial bridge to one (``ftdi_sio``, ``cp210x``, ``ch341``...).
+_USB_FUNCTION_DRIVERS: Final = frozenset({"option", "option1", "qcserial", "cdc_acm", "usb_wwan"})
+
+
+def _is_unprotected_uart(fd: int | None, rtscts: bool) -> bool:
+    """Whether ``fd`` is a UART (or a bridge to one) without RTS/CTS.
+
+    Told by the tty's kernel driver in sysfs; where there is none to read
+    (not Linux), the port is not flagged.
+    """
+    if rtscts or fd is None or _is_pty_slave(fd):
+        return False
+    try:
+        device = os.fstat(fd).st_rdev
+        link = os.readlink(f"{_SYSFS_CHAR_DEVICES}/{os.major(device)}:{os.minor(device)}/device/driver")
+    except OSError:
+        return False
+    return os.path.basename(link) not in _USB_FUNCTION_DRIVERS
+
+
 def _claim_tty(fd: int | None) -> None:
     """Put the tty in exclusive mode: other ``open()`` calls fail with EBUSY.
 
@@ -214,6 +240,8 @@ async def open_serialx(
         transport.max_size = _SERIALX_READ_SIZE  # type: ignore[attr-defined]
     port = _SerialxPort(name, transport, protocol)
     port._byte_time = _BITS_PER_BYTE / baudrate
+    port.hardware_flow_control = rtscts
+    port.unprotected_uart = _is_unprotected_uart(getattr(transport, "_fileno", None), rtscts)
     return port
 
 
@@ -339,6 +367,8 @@ async def open_pyserial(
     protocol.transport = transport  # connection_made() is only scheduled yet
     pyserial_port = _PyserialPort(name, transport, protocol, dtr)
     pyserial_port._byte_time = _BITS_PER_BYTE / baudrate
+    pyserial_port.hardware_flow_control = rtscts
+    pyserial_port.unprotected_uart = _is_unprotected_uart(getattr(port, "fd", None), rtscts)
     return pyserial_port
 
 

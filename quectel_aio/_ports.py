@@ -217,9 +217,14 @@ class Port(abc.ABC):
 
     Attributes:
         name: the device path or URL, for logs (credentials redacted).
+        hardware_flow_control: the port was opened with RTS/CTS.
+        unprotected_uart: a UART, or a USB-serial bridge to one, opened
+            without RTS/CTS: bytes the host does not take in time are lost.
     """
 
     name: str
+    hardware_flow_control: bool = False
+    unprotected_uart: bool = False
 
     @abc.abstractmethod
     async def read(self, at_least: int = 1) -> bytes:

@@ -1,0 +1,100 @@
+"""Flow control on a UART: ``AT+IFC=2,2`` with RTS/CTS, no transparent mode without it.
+
+Transparent mode has no framing at all: on a UART without RTS/CTS, a byte the
+host misses is gone and the stream shifts with nothing to tell. It is refused
+there unless the caller opts in. The emulator's pty stands in for the UART:
+the test marks the port as what the port layer would find on real hardware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+from collections.abc import AsyncIterator
+
+import pytest
+
+from quectel_aio import LocalProtocolError, Modem, SecurityWarning, SSLConfig
+from quectel_aio._ports import Port, open_port
+from quectel_aio.testing import ModemEmulator, TlsTestServer
+
+from .conftest import ECHO_HOST
+from .helpers import commands, eventually
+
+
+@pytest.fixture
+async def uart(device: str) -> AsyncIterator[Port]:
+    """The emulator's pty, flagged as a UART opened without RTS/CTS."""
+    port = await open_port(device)
+    port.unprotected_uart = True
+    try:
+        yield port
+    finally:
+        await port.aclose()
+
+
+async def test_transparent_mode_is_refused_on_a_uart_without_flow_control(
+    uart: Port, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with Modem.open(uart, margin=3.0) as modem:
+        await modem.activate_pdp(1, apn="internet")
+        before = len(emulator.command_log)
+        with pytest.raises(LocalProtocolError, match="rtscts=True"):
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent")
+        assert len(emulator.command_log) == before  # refused before any byte went out
+
+        # Buffer mode works, and switching it to transparent is refused the same way.
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        with pytest.raises(LocalProtocolError, match="hardware flow control"):
+            await writer.transport.switch_mode("transparent")  # type: ignore[attr-defined]
+        assert commands(emulator, "+QISWTMD") == []
+        writer.write(b"still here")
+        async with asyncio.timeout(5):
+            assert await reader.readexactly(10) == b"still here"
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_transparent_mode_without_flow_control_is_a_warned_opt_in(
+    uart: Port, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        with pytest.warns(SecurityWarning, match="no RTS/CTS"):
+            modem = await stack.enter_async_context(
+                Modem.open(uart, margin=3.0, transparent_without_flow_control=True)
+            )
+        await modem.activate_pdp(1, apn="internet")
+        reader, writer = await modem.open_connection(
+            ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+        )
+        writer.write(b"raw pipe")
+        async with asyncio.timeout(5):
+            assert await reader.readexactly(8) == b"raw pipe"
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_the_opt_in_is_silent_where_the_link_loses_nothing(device: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with Modem.open(device, transparent_without_flow_control=True):
+            pass
+
+
+async def test_rts_cts_is_switched_on_in_the_module_at_start_and_after_a_restart(
+    device: str, emulator: ModemEmulator
+) -> None:
+    port = await open_port(device)
+    port.hardware_flow_control = True
+    async with Modem.open(port, margin=3.0) as modem:
+        assert emulator.ifc == (2, 2)
+        emulator.restart()
+        await eventually(lambda: modem.boot_epoch == 1 and len(commands(emulator, "+IFC")) == 2)
+        await modem.command("AT")
+        assert emulator.ifc == (2, 2)
+
+
+async def test_no_flow_control_setting_is_sent_without_rts_cts(modem: Modem, emulator: ModemEmulator) -> None:
+    assert commands(emulator, "+IFC") == []
+    assert emulator.ifc == (0, 0)
