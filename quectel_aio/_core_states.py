@@ -17,6 +17,7 @@ __all__ = [
     "MAX_RESPONSE_SIZE",
     "PDPDEACT_RE",
     "PLAIN_URCS",
+    "BLOCK_ENDS",
     "QSSLOPEN_RE",
     "QSSLURC_RE",
     "RECV_HEADER_RE",
@@ -96,6 +97,10 @@ FINAL_FAILURE = frozenset({"ERROR", "SEND FAIL", "NO CARRIER"})
 DATA_PHASE_RESULTS = frozenset({"SEND OK", "SEND FAIL"})
 #: Non-``+`` lines that are never information lines.
 PLAIN_URCS = frozenset({"POWERED DOWN", "NORMAL POWER DOWN", "APP RDY"})
+
+#: How the bytes after a ``+QSSLRECV`` data block may start: its CR LF, then the
+#: CR LF opening the next line, or that line itself (``OK`` or a ``+`` URC).
+BLOCK_ENDS = (b"\r\n\r\n", b"\r\nOK", b"\r\n+")
 
 RECV_HEADER_RE = re.compile(r"^\+QSSLRECV:\s*(\d+)\s*$")
 _RECV_PREFIX = "+QSSLRECV:"

@@ -195,6 +195,44 @@ def test_after_a_broken_block_the_rest_of_its_data_is_never_read_as_module_outpu
         assert outcome(command, wire, cut_at([point])) == reference, point
 
 
+#: Text of the server's whose lines end in CR LF, like most of what goes over TLS.
+LINES_PAYLOAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbody"
+
+
+@pytest.mark.parametrize("shortened", [15, 41])  # each ends where a line of the data ends
+def test_a_shortened_block_whose_data_goes_on_with_a_line_is_never_delivered(shortened: int) -> None:
+    # A lost length digit (a hundred and fifteen read as 15) whose shortened block
+    # happens to end at a CR LF of the data: the next line is still the server's.
+    assert LINES_PAYLOAD[shortened : shortened + 2] == b"\r\n"
+    command = c.SslRecv(1, 120)
+    wire = b"\r\n+QSSLRECV: %d\r\n" % shortened + LINES_PAYLOAD + b"\r\n\r\nOK\r\n" + LATER_URCS
+    reference = outcome(command, wire, whole)
+    assert reference[0] is RemoteProtocolError
+    assert not any(isinstance(event, CommandSucceeded) for event in reference)
+    assert reference[-1] == SslClosed(5)
+    assert outcome(command, wire, bytewise) == reference
+    for point in range(1, len(wire)):
+        assert outcome(command, wire, cut_at([point])) == reference, point
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        b"\r\n\r\nOK\r\n",
+        b"\r\nOK\r\n",
+        b'\r\n\r\n+QSSLURC: "recv",2\r\n\r\nOK\r\n',
+        b'\r\n+QSSLURC: "recv",2\r\n\r\nOK\r\n',
+    ],
+    ids=["blank-line", "no-blank-line", "urc", "urc-no-blank-line"],
+)
+def test_a_block_ending_where_the_module_goes_on_is_delivered(after: bytes) -> None:
+    command = c.SslRecv(1, 1500)
+    events = assert_split_invariant(
+        [Send(command), Rx(b"\r\n+QSSLRECV: 15\r\n" + LINES_PAYLOAD[:15] + after)]
+    )
+    assert events[-1] == CommandSucceeded(command, "OK", ("+QSSLRECV: 15",), LINES_PAYLOAD[:15])
+
+
 @pytest.mark.parametrize("lost", [*range(2, 12), 17])  # each byte of "+QSSLRECV:", then its LF
 def test_the_block_of_a_damaged_header_is_never_read_as_module_output(lost: int) -> None:
     command = c.SslRecv(1, 300)
