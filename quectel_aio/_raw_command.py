@@ -19,18 +19,25 @@ only where every reading agrees on them: each string opens right after ``=``
 or ``,`` and closes before ``,``, ``;`` or the end of the line, so a parser that
 knows quotes only in parameters splits the line the same way. Any other
 quote refuses the line.
+
+A line that passes these checks may still touch what a
+:class:`~quectel_aio.Modem` keeps track of: a client ID its sockets hold, an
+SSL context it configured, the PDP context its sockets use.
+:func:`resource_uses` names those uses (the Modem decides what it allows);
+queries (``AT+QSSLRECV=<id>,0``, ``AT+QSSLCFG="<item>",<ctx>``) are no use.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ._command_base import Command, _str
 from ._errors import LocalProtocolError
 
-__all__ = ["Raw", "split_commands"]
+__all__ = ["Raw", "ResourceUse", "check_resource_uses", "resource_uses", "split_commands"]
 
 #: Extended commands that start a phase the core must know about to stay in step:
 #: a ``>`` prompt or ``CONNECT`` after which the module takes command lines as data.
@@ -137,6 +144,120 @@ def _data_mode_reason(command: str) -> str | None:
     if command.startswith(_ACCESS_MODE_PREFIXES) and _TRANSPARENT_LAST_FIELD.search(command):
         return "open a socket in transparent mode"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUse:
+    """One command of a raw line that reads, writes, closes or changes a tracked resource.
+
+    Attributes:
+        kind: ``"client"`` (a client ID: ``AT+QSSLRECV`` with a length,
+            ``AT+QSSLCLOSE``, ``AT+QISWTMD``), ``"open"`` (``AT+QSSLOPEN``),
+            ``"ssl_context"`` (an ``AT+QSSLCFG`` write) or ``"pdp"`` (a PDP
+            context deactivated: ``AT+QIDEACT``, ``AT+QIDEACTEX``, ``AT+CGACT=0``).
+        ident: the ID it names; ``None`` when the line does not say which
+            (unreadable, or ``AT+CGACT=0`` without one: every context).
+        name: the command, e.g. ``"AT+QSSLRECV"``.
+    """
+
+    kind: str
+    ident: int | None
+    name: str
+
+
+_CLIENT_COMMANDS = ("+QSSLRECV", "+QSSLCLOSE", "+QISWTMD")
+_PDP_COMMANDS = ("+QIDEACT", "+QIDEACTEX")
+
+
+def _fields(params: str) -> list[str]:
+    """The comma-separated parameters of one command, quotes honoured and kept."""
+    fields = [""]
+    quoted = False
+    for char in params:
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            fields.append("")
+            continue
+        fields[-1] += char
+    return fields
+
+
+def _number(field: str) -> int | None:
+    bare = field[1:-1] if len(field) >= 2 and field[0] == field[-1] == '"' else field
+    return int(bare) if bare.isdigit() and bare.isascii() else None
+
+
+def resource_uses(line: str) -> list[ResourceUse]:
+    """What each command of ``line`` does to client IDs, SSL and PDP contexts (see the module docstring)."""
+    uses: list[ResourceUse] = []
+    for command in split_commands(line):
+        name, equals, params = command.partition("=")
+        if not equals or params == "?":
+            continue  # a read (AT+QIACT?) or test command, or an action without parameters
+        fields = _fields(params)
+        at_name = f"AT{name}"
+        if name in _CLIENT_COMMANDS:
+            if name == "+QSSLRECV" and len(fields) == 2 and _number(fields[1]) == 0:
+                continue  # AT+QSSLRECV=<id>,0 only asks how much was received and read
+            uses.append(ResourceUse("client", _number(fields[0]), at_name))
+        elif name == "+QSSLOPEN":
+            uses.append(ResourceUse("open", _number(fields[2]) if len(fields) > 2 else None, at_name))
+        elif name == "+QSSLCFG" and len(fields) > 2:
+            uses.append(ResourceUse("ssl_context", _number(fields[1]), at_name))
+        elif name in _PDP_COMMANDS:
+            uses.append(ResourceUse("pdp", _number(fields[0]), at_name))
+        elif name == "+CGACT" and _number(fields[0]) == 0:
+            idents = [_number(field) for field in fields[1:]] or [None]
+            uses.extend(ResourceUse("pdp", ident, at_name) for ident in idents)
+    return uses
+
+
+def _what(use: ResourceUse, noun: str) -> str:
+    return f"{noun} {use.ident}" if use.ident is not None else f"an unspecified {noun}"
+
+
+def check_resource_uses(
+    uses: Collection[ResourceUse],
+    *,
+    client_ids: Collection[int],
+    pdp_contexts: Collection[int],
+    ssl_context_in_use: Callable[[int | None], bool],
+) -> None:
+    """Refuse a raw line that would act on what the Modem's sockets hold.
+
+    Args:
+        uses: from :func:`resource_uses`.
+        client_ids: the client IDs the Modem holds (sockets open, opening or closing).
+        pdp_contexts: the PDP contexts those sockets use.
+        ssl_context_in_use: whether a socket uses an SSL context (``None``: any).
+
+    Raises:
+        LocalProtocolError: the first use that is refused, and the API to use instead.
+    """
+    for use in uses:
+        if use.kind == "open":
+            raise LocalProtocolError(
+                f"a raw command line cannot open an SSL socket ({use.name}): the modem closes every "
+                "open it did not start itself; use Modem.open_connection or Modem.create_connection"
+            )
+        if use.kind == "client" and (use.ident in client_ids if use.ident is not None else client_ids):
+            raise LocalProtocolError(
+                f"a raw command line cannot send {use.name} to {_what(use, 'client ID')}: a socket of this "
+                "modem holds it, and its stream would lose data or end unseen; use the socket itself "
+                "(its reader, writer.close(), transport.switch_mode())"
+            )
+        if use.kind == "pdp" and (use.ident in pdp_contexts if use.ident is not None else pdp_contexts):
+            raise LocalProtocolError(
+                f"a raw command line cannot deactivate {_what(use, 'PDP context')} ({use.name}): sockets of "
+                "this modem use it; close them first, or use Modem.deactivate_pdp"
+            )
+        if use.kind == "ssl_context" and ssl_context_in_use(use.ident):
+            raise LocalProtocolError(
+                f"a raw command line cannot change {_what(use, 'SSL context')} ({use.name}): a socket of "
+                "this modem uses it, and the module reads it at every open on it; describe the settings "
+                "in an SSLConfig instead"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,19 @@ class SslContextTable:
         """The module restarted: no context holds anything we configured."""
         self._slots.clear()
 
+    def in_use(self, ctx: int | None) -> bool:
+        """Whether a socket uses ``ctx`` (``None``: any context)."""
+        return any(slot.users for index, slot in self._slots.items() if ctx in (None, index))
+
+    def forget(self, ctx: int | None) -> None:
+        """Something else writes ``ctx`` (``None``: any context): configure it afresh before its next use.
+
+        Its settings are then written and read back, not read back and taken
+        for a restart the host did not see.
+        """
+        for index in [index for index in self._slots if ctx in (None, index)]:
+            del self._slots[index]
+
     def release(self, client_id: int) -> None:
         """``client_id`` no longer uses its context."""
         for slot in self._slots.values():

@@ -8,6 +8,7 @@ import pytest
 
 from quectel_aio import _commands as c
 from quectel_aio._errors import LocalProtocolError, RemoteProtocolError
+from quectel_aio._raw_command import resource_uses
 
 ENCODINGS: list[tuple[c.Command, bytes]] = [
     (c.Raw("ATI"), b"ATI\r"),
@@ -398,3 +399,36 @@ def test_raw_refuses_quotes_that_parsers_could_read_differently(line: str) -> No
 )
 def test_raw_allows_a_semicolon_inside_a_quoted_parameter(line: str) -> None:
     assert c.Raw(line).encode() == line.encode() + b"\r"
+
+
+@pytest.mark.parametrize(
+    ("line", "uses"),
+    [
+        ("AT+QSSLRECV=2,1500", [("client", 2, "AT+QSSLRECV")]),
+        ("at+qsslrecv=2", [("client", 2, "AT+QSSLRECV")]),
+        ('AT+QSSLRECV="2",5', [("client", 2, "AT+QSSLRECV")]),
+        ("AT+QSSLRECV=2,0", []),
+        ("AT+QSSLRECV=2,000", []),
+        ("AT+QSSLRECV=?", []),
+        ("AT+CSQ;+QSSLCLOSE=3,10", [("client", 3, "AT+QSSLCLOSE")]),
+        ("AT+QISWTMD=4,1", [("client", 4, "AT+QISWTMD")]),
+        ("AT+QSSLCLOSE=x", [("client", None, "AT+QSSLCLOSE")]),
+        ('AT+QSSLOPEN=1,5,11,"a.test",443,0', [("open", 11, "AT+QSSLOPEN")]),
+        ('AT+QSSLCFG="seclevel",1,0', [("ssl_context", 1, "AT+QSSLCFG")]),
+        ('AT+QSSLCFG="cacert",1,"UFS:a,b.pem"', [("ssl_context", 1, "AT+QSSLCFG")]),
+        ('AT+QSSLCFG="seclevel",1', []),
+        ('AT+QSSLCFG="cacert",1;+QSSLSTATE', []),
+        ("AT+QIDEACT=1", [("pdp", 1, "AT+QIDEACT")]),
+        ("AT+QIDEACTEX=2", [("pdp", 2, "AT+QIDEACTEX")]),
+        ("AT+CGACT=0,1,3", [("pdp", 1, "AT+CGACT"), ("pdp", 3, "AT+CGACT")]),
+        ("AT+CGACT=0", [("pdp", None, "AT+CGACT")]),
+        ("AT+CGACT=1,1", []),
+        ('AT+QICSGP=1,1,"a;+QSSLCLOSE=0","",""', []),
+        ("AT+QIACT?;+QSSLSTATE=1", []),
+    ],
+)
+def test_raw_names_the_resources_its_commands_act_on(
+    line: str, uses: list[tuple[str, int | None, str]]
+) -> None:
+    found = resource_uses(line)
+    assert [(use.kind, use.ident, use.name) for use in found] == uses

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from quectel_aio import Modem, SSLConfig
+from quectel_aio._commands import Raw
 from quectel_aio.testing import (
     CertificateAuthority,
     IssuedCert,
@@ -196,9 +197,10 @@ async def test_cancel_open_connection_during_configuration_reconfigures_next_tim
 async def test_late_open_success_for_an_unknown_socket_is_closed(
     fast_modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer
 ) -> None:
-    # An open the driver does not track (as after an abandoned AT+QSSLOPEN):
-    # its +QSSLOPEN: 7,0 must lead to AT+QSSLCLOSE=7, never to a leaked socket.
-    await fast_modem.command(f'AT+QSSLOPEN=1,0,7,"{ECHO_HOST}",{echo_server.port},0')
+    # An open the driver does not track (as after an abandoned AT+QSSLOPEN; sent
+    # under Modem.command, which refuses it): its +QSSLOPEN: 7,0 must lead to
+    # AT+QSSLCLOSE=7, never to a leaked socket.
+    await fast_modem._channel.execute(Raw(f'AT+QSSLOPEN=1,0,7,"{ECHO_HOST}",{echo_server.port},0'))
     await eventually(lambda: any(p[:1] == (7,) for p in commands(emulator, "+QSSLCLOSE")))
     assert await fast_modem.ssl_state() == []
     assert 7 not in emulator.sockets
