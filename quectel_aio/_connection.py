@@ -106,6 +106,7 @@ from ._events import (
     UnknownUrc,
 )
 from ._grammar import MAX_LINE_LENGTH
+from ._raw_command import block_read_limit
 from ._raw_mode import TransparentParsing
 
 __all__ = ["MAX_LINE_LENGTH", "MAX_PAYLOAD_BLOCK", "MAX_RESPONSE_SIZE", "ConnectionState", "ModemConnection"]
@@ -155,6 +156,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._echo_trailer = b""
         self._skip_prompt_space = False
         self._discarding = False
+        # The largest block the command in flight can read (0: it reads none).
+        self._read_limit = 0
         # A +QSSLRECV block was just read: CR LF must follow (decision 84).
         self._block_trailer_due = False
         # Bytes resync() drops by count: what may be left of a broken block.
@@ -250,6 +253,10 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         echo = echo_after(self._echo_text) if command.at_name == "ATE" or command.accepts_any_line else None
         if echo is not None:
             self._echo_off, self._echo_probe = False, 0 if echo else 1
+        read = command.length if isinstance(command, SslRecv) else 0
+        self._read_limit = (
+            block_read_limit(self._echo_text, MAX_PAYLOAD_BLOCK) if command.accepts_any_line else read
+        )
         self._lines = []
         self._held = None
         self._collected = 0
@@ -492,14 +499,14 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         state = self._state
         if command is None or state is ConnectionState.IDLE:
             return UnknownUrc(text)
-        if isinstance(command, SslRecv) and self._held is None and state is not ConnectionState.ABANDONED:
+        if self._read_limit and self._held is None and state is not ConnectionState.ABANDONED:
             damaged = DAMAGED_RECV_HEADER_RE.match(text)
             if damaged is not None:
                 # A byte of the header was lost: its block follows, and must
                 # not be read as lines. Skip it by its length when that is
                 # known, else the largest the read could carry (decision 100).
                 count = damaged.group(1)
-                self._resync_skip = min(int(count), MAX_PAYLOAD_BLOCK) if count else command.length
+                self._resync_skip = min(int(count), MAX_PAYLOAD_BLOCK) if count else self._read_limit
                 self._resync_skip += 2
                 raise RemoteProtocolError(
                     "a damaged +QSSLRECV header: a byte was lost", excerpt(text[: damaged.end()])

@@ -37,7 +37,7 @@ from typing import ClassVar
 from ._command_base import Command, _str
 from ._errors import LocalProtocolError
 
-__all__ = ["Raw", "ResourceUse", "check_resource_uses", "resource_uses", "split_commands"]
+__all__ = ["Raw", "ResourceUse", "block_read_limit", "check_resource_uses", "resource_uses", "split_commands"]
 
 #: Extended commands that start a phase the core must know about to stay in step:
 #: a ``>`` prompt or ``CONNECT`` after which the module takes command lines as data.
@@ -211,6 +211,26 @@ def resource_uses(line: str) -> list[ResourceUse]:
             idents = [_number(field) for field in fields[1:]] or [None]
             uses.extend(ResourceUse("pdp", ident, at_name) for ident in idents)
     return uses
+
+
+def block_read_limit(line: str, largest: int) -> int:
+    """The most data one ``+QSSLRECV`` block of ``line`` can carry; 0 if it reads none.
+
+    A read whose length is missing or unreadable may carry ``largest``. A line
+    that also asks a length query (``AT+QSSLRECV=<id>,0``) counts as reading
+    none: the query's answer looks like a header run into more data.
+    """
+    limit = 0
+    for command in split_commands(line):
+        name, equals, params = command.partition("=")
+        if name != "+QSSLRECV" or not equals or params == "?":
+            continue
+        fields = _fields(params)
+        length = _number(fields[1]) if len(fields) == 2 else None
+        if length == 0:
+            return 0
+        limit = max(limit, largest if length is None else min(length, largest))
+    return limit
 
 
 def _what(use: ResourceUse, noun: str) -> str:

@@ -268,3 +268,32 @@ def test_a_broken_block_abandoned_after_silence_is_dropped_whole() -> None:
     conn.send(at)
     conn.receive_data(b"\r\nOK\r\n")
     assert drain(conn) == [CommandSucceeded(at)]
+
+
+@pytest.mark.parametrize("lost", [*range(2, 12), 17])  # each byte of "+QSSLRECV:", then its LF
+def test_the_block_of_a_damaged_header_is_never_read_as_module_output_on_a_raw_read(lost: int) -> None:
+    # A raw read of a socket the host does not hold: its server is no more
+    # trusted than any other, and its bytes must not close socket 4 or fake a restart.
+    command = c.Raw("AT+QSSLRECV=0,300")
+    header = b"\r\n+QSSLRECV: 250\r\n"
+    wire = header[:lost] + header[lost + 1 :] + EVIL_PAYLOAD + b"\r\n\r\nOK\r\n" + LATER_URCS
+    reference = outcome(command, wire, whole)
+    assert reference[0] is RemoteProtocolError
+    assert not any(isinstance(event, SslDataPushed | ModemReady | CommandSucceeded) for event in reference)
+    assert SslClosed(4) not in reference
+    assert reference[-1] == SslClosed(5)
+    assert outcome(command, wire, bytewise) == reference
+    for point in range(1, len(wire)):
+        assert outcome(command, wire, cut_at([point])) == reference, point
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["AT+QSSLRECV=0,0", "AT+QSSLRECV=0,0;+QSSLRECV=0,300", "AT+QSSLRECV=?", "AT+QSSLSTATE"],
+)
+def test_a_raw_line_that_reads_no_block_takes_recv_lines_as_they_are(line: str) -> None:
+    command = c.Raw(line)
+    wire = b"\r\n+QSSLRECV: 250,200,50\r\n\r\nOK\r\n"
+    assert assert_split_invariant([Send(command), Rx(wire)]) == [
+        CommandSucceeded(command, "OK", ("+QSSLRECV: 250,200,50",))
+    ]
