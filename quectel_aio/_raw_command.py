@@ -153,10 +153,12 @@ class ResourceUse:
     Attributes:
         kind: ``"client"`` (a client ID: ``AT+QSSLRECV`` with a length,
             ``AT+QSSLCLOSE``, ``AT+QISWTMD``), ``"open"`` (``AT+QSSLOPEN``),
-            ``"ssl_context"`` (an ``AT+QSSLCFG`` write) or ``"pdp"`` (a PDP
-            context deactivated: ``AT+QIDEACT``, ``AT+QIDEACTEX``, ``AT+CGACT=0``).
-        ident: the ID it names; ``None`` when the line does not say which
-            (unreadable, or ``AT+CGACT=0`` without one: every context).
+            ``"ssl_context"`` (an ``AT+QSSLCFG`` write), ``"pdp"`` (a PDP
+            context deactivated: ``AT+QIDEACT``, ``AT+QIDEACTEX``, ``AT+CGACT=0``),
+            ``"payload_echo"`` (``AT+QISDE=<echo>``) or ``"dtr"`` (``AT&D<n>``).
+        ident: the ID (or, for ``"payload_echo"`` and ``"dtr"``, the value) it
+            names; ``None`` when the line does not say which (unreadable, or
+            ``AT+CGACT=0`` without one: every context).
         name: the command, e.g. ``"AT+QSSLRECV"``.
     """
 
@@ -192,6 +194,9 @@ def resource_uses(line: str) -> list[ResourceUse]:
     """What each command of ``line`` does to client IDs, SSL and PDP contexts (see the module docstring)."""
     uses: list[ResourceUse] = []
     for command in split_commands(line):
+        if command.startswith("&D"):
+            uses.append(ResourceUse("dtr", _number(command[2:] or "0"), f"AT{command}"))
+            continue
         name, equals, params = command.partition("=")
         if not equals or params == "?":
             continue  # a read (AT+QIACT?) or test command, or an action without parameters
@@ -207,6 +212,10 @@ def resource_uses(line: str) -> list[ResourceUse]:
             uses.append(ResourceUse("ssl_context", _number(fields[1]), at_name))
         elif name in _PDP_COMMANDS:
             uses.append(ResourceUse("pdp", _number(fields[0]), at_name))
+        elif name == "+QISDE":
+            uses.append(
+                ResourceUse("payload_echo", _number(fields[0]) if len(fields) == 1 else None, at_name)
+            )
         elif name == "+CGACT" and _number(fields[0]) == 0:
             idents = [_number(field) for field in fields[1:]] or [None]
             uses.extend(ResourceUse("pdp", ident, at_name) for ident in idents)
@@ -243,6 +252,8 @@ def check_resource_uses(
     client_ids: Collection[int],
     pdp_contexts: Collection[int],
     ssl_context_in_use: Callable[[int | None], bool],
+    payload_echo: bool,
+    dtr_escape: bool,
 ) -> None:
     """Refuse a raw line that would act on what the Modem's sockets hold.
 
@@ -251,6 +262,8 @@ def check_resource_uses(
         client_ids: the client IDs the Modem holds (sockets open, opening or closing).
         pdp_contexts: the PDP contexts those sockets use.
         ssl_context_in_use: whether a socket uses an SSL context (``None``: any).
+        payload_echo: the ``AT+QISDE`` setting the parser expects.
+        dtr_escape: the Modem leaves transparent mode by DTR (``AT&D1``).
 
     Raises:
         LocalProtocolError: the first use that is refused, and the API to use instead.
@@ -271,6 +284,17 @@ def check_resource_uses(
             raise LocalProtocolError(
                 f"a raw command line cannot deactivate {_what(use, 'PDP context')} ({use.name}): sockets of "
                 "this modem use it; close them first, or use Modem.deactivate_pdp"
+            )
+        if use.kind == "payload_echo" and use.ident != int(payload_echo):
+            raise LocalProtocolError(
+                f"a raw command line cannot set the payload echo to anything but {int(payload_echo)} "
+                f"({use.name}): the parser would read echoed payloads as module output; choose it "
+                "with Modem.open(payload_echo=...)"
+            )
+        if use.kind == "dtr" and dtr_escape and use.ident != 1:
+            raise LocalProtocolError(
+                f"a raw command line cannot change what DTR does ({use.name}): the modem leaves "
+                "transparent mode by dropping DTR (AT&D1); open it without dtr_escape instead"
             )
         if use.kind == "ssl_context" and ssl_context_in_use(use.ident):
             raise LocalProtocolError(

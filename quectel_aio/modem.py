@@ -343,7 +343,9 @@ class Modem(ModemStartup, ModemServices):
         opening or closing), any ``AT+QSSLOPEN`` (the modem closes opens it did
         not start), an ``AT+QSSLCFG`` write on an SSL context such a socket
         uses, or ``AT+QIDEACT`` / ``AT+QIDEACTEX`` / ``AT+CGACT=0`` on a PDP
-        context such a socket uses. Queries (``AT+QSSLSTATE``,
+        context such a socket uses; so is ``AT+QISDE`` set to anything but the
+        ``payload_echo`` the modem was opened with, and ``AT&D`` other than
+        ``AT&D1`` with ``dtr_escape``. Queries (``AT+QSSLSTATE``,
         ``AT+QSSLRECV=<id>,0``, ``AT+QSSLCFG="<item>",<ctx>``) are allowed,
         and so are reads, closes and switches of client IDs this modem does not
         hold. An ``AT+QSSLCFG`` write on a context no socket uses is sent, and
@@ -375,6 +377,8 @@ class Modem(ModemStartup, ModemServices):
                 client_ids=self._ids.reserved,
                 pdp_contexts=set(self._socket_pdp.values()),
                 ssl_context_in_use=self._contexts.in_use,
+                payload_echo=self._channel.payload_echo,
+                dtr_escape=self._channel.dtr_escape,
             )
             for ctx in contexts:
                 self._contexts.forget(ctx)

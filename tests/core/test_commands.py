@@ -8,7 +8,7 @@ import pytest
 
 from quectel_aio import _commands as c
 from quectel_aio._errors import LocalProtocolError, RemoteProtocolError
-from quectel_aio._raw_command import resource_uses
+from quectel_aio._raw_command import check_resource_uses, resource_uses
 
 ENCODINGS: list[tuple[c.Command, bytes]] = [
     (c.Raw("ATI"), b"ATI\r"),
@@ -432,3 +432,51 @@ def test_raw_names_the_resources_its_commands_act_on(
 ) -> None:
     found = resource_uses(line)
     assert [(use.kind, use.ident, use.name) for use in found] == uses
+
+
+def _check(line: str, *, payload_echo: bool = False, dtr_escape: bool = False) -> None:
+    check_resource_uses(
+        resource_uses(line),
+        client_ids={0},
+        pdp_contexts={1},
+        ssl_context_in_use=lambda ctx: ctx in (None, 0),
+        payload_echo=payload_echo,
+        dtr_escape=dtr_escape,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "options", "match"),
+    [
+        ("AT+QISDE=1", {}, "payload echo"),
+        ("AT+QISDE=0", {"payload_echo": True}, "payload echo"),
+        ("AT&D2", {"dtr_escape": True}, "DTR"),
+        ("ATE0&D0", {"dtr_escape": True}, "DTR"),
+        ("AT&D", {"dtr_escape": True}, "DTR"),
+        ("AT+QSSLRECV=0,10", {}, "client ID 0"),
+        ('AT+QSSLCFG="sni",x,1', {}, "unspecified SSL context"),  # an unreadable context counts as any
+    ],
+)
+def test_raw_lines_on_what_the_modem_manages_are_refused(
+    line: str, options: dict[str, bool], match: str
+) -> None:
+    with pytest.raises(LocalProtocolError, match=match):
+        _check(line, **options)
+
+
+@pytest.mark.parametrize(
+    ("line", "options"),
+    [
+        ("AT+QISDE=0", {}),
+        ("AT+QISDE=1", {"payload_echo": True}),
+        ("AT+QISDE?;+QISDE=?", {}),
+        ("AT&D1", {"dtr_escape": True}),
+        ("AT&D2", {}),
+        ("AT+QSSLRECV=1,10;+QSSLCLOSE=1;+QISWTMD=1,0", {}),
+        ("AT+QSSLRECV=0,0;+QSSLSTATE=0", {}),
+        ('AT+QSSLCFG="seclevel",1,0;+QSSLCFG="seclevel",0', {}),
+        ("AT+QIDEACT=2;+CGACT=0,3", {}),
+    ],
+)
+def test_raw_lines_on_what_the_modem_does_not_manage_are_allowed(line: str, options: dict[str, bool]) -> None:
+    _check(line, **options)

@@ -122,6 +122,25 @@ async def test_a_closed_sockets_ids_and_contexts_are_free_for_raw_lines(
     await writer.wait_closed()
 
 
+async def test_a_raw_line_cannot_turn_on_a_payload_echo_the_parser_does_not_expect(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, _ = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    for line in ("AT+QISDE=1", "AT+CSQ;+QISDE=1", "AT+QISDE=x"):
+        await _refused(modem, line, "payload echo", monkeypatch)
+    assert await modem.command("AT+QISDE?") == ["+QISDE: 0"]
+    assert await modem.command("AT+QISDE=0;&D2") == []  # what the modem set; DTR is not its to use
+    # Echoed, these bytes would close the first socket and end the send early.
+    await _echo(reader, writer, b'x\r\n+QSSLURC: "closed",0\r\nSEND OK\r\n')
+    assert not first.at_eof()
+    await modem.aclose()
+
+
 async def test_a_raw_context_write_during_an_open_waits_for_it_and_is_refused(
     modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
 ) -> None:
