@@ -4,8 +4,9 @@ The module is probed with ``AT`` (and taken out of a transparent session an
 earlier run left behind with ``+++``), then given the port settings that
 framing depends on. A restart seen by its ``RDY`` or by a command echo coming
 back breaks every socket, forgets the SSL contexts and runs the same start-up
-again; one found only by an SSL context read-back gets the port settings again
-(:class:`~quectel_aio._ssl_contexts.SslContextTable`).
+again. One found only by an SSL context read-back
+(:class:`~quectel_aio._ssl_contexts.SslContextTable`) gets the port settings
+again, and is handled the same way once ``AT+QSSLSTATE`` confirms it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import _commands as cmd
 from ._channel import AtChannel
-from ._errors import CommandError, CommandTimeout, ModemUnavailable, QuectelError, SocketBroken
+from ._errors import (
+    CommandError,
+    CommandTimeout,
+    ModemUnavailable,
+    QuectelError,
+    RemoteProtocolError,
+    SocketBroken,
+)
 from ._orphans import OrphanSockets
 from ._ports import Port
 from ._ssl_contexts import SslContextTable
@@ -87,6 +95,12 @@ class ModemStartup(OrphanSockets):
             await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
 
     def _on_restart(self) -> None:
+        self._forget_boot()
+        if not self._closed:
+            self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
+
+    def _forget_boot(self) -> None:
+        """A new boot epoch: nothing the module held before its restart exists any more."""
         self._epoch += 1
         self.log.warning("modem_restarted", epoch=self._epoch)
         error = SocketBroken("the module restarted; its SSL sockets are gone")
@@ -98,8 +112,48 @@ class ModemStartup(OrphanSockets):
         self._contexts.forget_all()
         self._forget_quarantine()
         self._ids.foreign.clear()  # the connections of other programs are gone too
-        if not self._closed:
-            self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
+
+    async def _context_reset(self) -> None:
+        """A reused SSL context read back other settings; called with the context lock held.
+
+        The port settings are sent again, then ``AT+QSSLSTATE`` says whether
+        the module restarted: when it lists none of the connections the host
+        knows of although at least one socket is open, the restart is handled
+        here (no second start-up: the port settings were just sent). Otherwise
+        another program may have written the context; only what the module no
+        longer lists is dropped (decision 106).
+
+        Raises:
+            SocketBroken: a ``RDY`` or a returning echo showed the restart
+                meanwhile (its handling starts the module again).
+        """
+        epoch = self._epoch
+        held = {ident for ident, transport in self._sockets.items() if not transport.is_closing()}
+        known = {*self._sockets, *self._opening, *self._quarantined, *self._ids.foreign}
+        known |= self._ids.closing_orphans
+        await self._apply_port_settings()  # the same restart may have turned the echoes back on
+        try:
+            result = await self._channel.execute(cmd.SslState())
+            listed = {cmd.parse_ssl_state_line(line).client_id for line in result.lines}
+        except (QuectelError, RemoteProtocolError) as exc:
+            self.log.info("connections_not_listed", error=type(exc).__name__)
+            listed = None
+        if self._epoch != epoch:
+            raise SocketBroken("the module restarted while its SSL context was being checked")
+        if listed is None:
+            return
+        if held and not listed & known:
+            self.log.warning("restart_seen_as_context_reset")
+            self._forget_boot()
+            return
+        for ident in held - listed:
+            transport = self._sockets.get(ident)
+            if transport is not None and not transport.is_closing():
+                transport._broken(SocketBroken(f"the module no longer holds client {ident}"))
+        self._ids.foreign &= listed
+        for ident in self._quarantined - listed:
+            self._quarantined.discard(ident)
+            self._release_client_id(ident)
 
     async def _reinitialise(self) -> None:
         try:

@@ -200,8 +200,10 @@ class SslContextTable:
                     self._clock_epoch = -1
                     reuse = False
                     if self._on_reset is not None:
-                        # The same restart may have turned the echoes back on.
+                        # Port settings again; a confirmed restart starts a new epoch.
                         await self._on_reset()
+                        epoch = self._current_epoch()
+                        slot = self._slots.get(ctx)
             if not reuse:
                 await self._configure(ctx, ssl, host_is_name, epoch)
                 slot = _Slot(key, epoch, set() if slot is None else slot.users)

@@ -17,8 +17,9 @@ name, size and XOR checksum verified), writes every ``AT+QSSLCFG`` item,
 Module restarts are detected by ``RDY``, or by the command echo coming back
 after ``ATE0`` when the ``RDY`` went to another port (decision 97); a reused
 SSL context is also read back before each open, which catches a restart
-neither showed (decision 91: that context is written again, no socket is
-broken). A restart starts a new *boot epoch*:
+neither showed (decision 91: that context is written again, and the restart is
+handled once ``AT+QSSLSTATE`` lists none of the host's connections, 106). A
+restart starts a new *boot epoch*:
 every socket of the old epoch fails with :class:`SocketBroken`, echo is turned
 off again, and no socket opens until its SSL context has been written and read
 back in the new epoch (the module forgets QSSLCFG on restart, falling back to
@@ -114,7 +115,7 @@ class Modem(ModemStartup, ModemServices):
         self._early: dict[int, list[ev.Unsolicited]] = {}
         self._quarantined: set[int] = set()
         self._contexts = SslContextTable(
-            self._channel, lambda: self._epoch, sync_clock=sync_clock, on_reset=self._apply_port_settings
+            self._channel, lambda: self._epoch, sync_clock=sync_clock, on_reset=self._context_reset
         )
         self._epoch = 0
         self._reinit_task: asyncio.Task[None] | None = None
@@ -269,7 +270,12 @@ class Modem(ModemStartup, ModemServices):
 
     @property
     def boot_epoch(self) -> int:
-        """How many module restarts (``RDY`` or a returning command echo) were seen since opening."""
+        """How many module restarts were seen since opening.
+
+        A restart is seen by its ``RDY``, a returning command echo, or a context
+        read-back that differs while ``AT+QSSLSTATE`` lists none of the host's
+        connections.
+        """
         return self._epoch
 
     # -- unsolicited events ---------------------------------------------------------------
