@@ -162,6 +162,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         self._block_trailer_due = False
         # Bytes resync() drops by count: what may be left of a broken block.
         self._resync_skip = 0
+        # The next RDY line came where a peer's bytes could be (ModemReady.in_band).
+        self._rdy_in_band = False
         self._received_total = 0
         self._eof = False
         self._eof_reported = False
@@ -487,7 +489,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         if text == "RDY":
             self._echo_unexpected = self._echo_off = False
             self._echo_probe = 0
-            return ModemReady()
+            in_band, self._rdy_in_band = self._rdy_in_band, False
+            return ModemReady(in_band)
         if text in FINAL_SUCCESS or text in FINAL_FAILURE:
             return self._final(text)
         if text in PLAIN_URCS:

@@ -38,6 +38,7 @@ class Recovery:
     _block_trailer_due: bool
     _received_total: int
     _resync_skip: int
+    _rdy_in_band: bool
 
     # Provided by ModemConnection.
     _finish: Callable[[], None]
@@ -104,6 +105,7 @@ class Recovery:
         if restart >= 0:
             self._buffer.extract_at_most(restart)
             self._discarding = False
+            self._rdy_in_band = True  # counted as the block's bytes: a peer's, perhaps
         else:
             self._discarding = not self._buffer.skip_through_lf()
 

@@ -254,7 +254,13 @@ class PdpDeactivated(Unsolicited):
 
 @dataclass(frozen=True, slots=True)
 class ModemReady(Unsolicited):
-    """``RDY``: the module (re)started and its AT interface is ready."""
+    """``RDY``: the module (re)started and its AT interface is ready.
+
+    ``in_band`` is True when the line ended a transparent session or was
+    found among the bytes of an abandoned data block: a peer may have sent it.
+    """
+
+    in_band: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,24 +94,37 @@ class ModemStartup(OrphanSockets):
         if self._urc_port is not None:
             await self._channel.execute(cmd.Raw(f'AT+QURCCFG="urcport","{self._urc_port}"'))
 
-    def _on_restart(self) -> None:
-        self._forget_boot()
+    def _on_restart(self, in_band: bool = False) -> None:
+        self._forget_boot(in_band)
         if not self._closed:
             self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
 
-    def _forget_boot(self) -> None:
-        """A new boot epoch: nothing the module held before its restart exists any more."""
+    def _forget_boot(self, in_band: bool = False) -> None:
+        """A new boot epoch: nothing the module held before its restart exists any more.
+
+        After a ``RDY`` a peer may have sent (``in_band``) the sockets break
+        all the same, but their client IDs, the quarantined ones and those of
+        error 563 are kept until ``AT+QSSLSTATE`` after the start-up has shown
+        what the module still holds (decision 107).
+        """
         self._epoch += 1
-        self.log.warning("modem_restarted", epoch=self._epoch)
+        self.log.warning("modem_restarted", epoch=self._epoch, in_band=in_band)
         error = SocketBroken("the module restarted; its SSL sockets are gone")
+        if in_band:
+            for ident, transport in self._sockets.items():
+                self._unconfirmed[ident] = (
+                    transport.get_extra_info("peername")[1],
+                    transport.get_extra_info("quectel_ssl_ctx"),
+                )
         for transport in list(self._sockets.values()):
             transport._broken(error)
         for waiter in self._opening.values():
             if not waiter.done():
                 waiter.set_exception(error)
         self._contexts.forget_all()
-        self._forget_quarantine()
-        self._ids.foreign.clear()  # the connections of other programs are gone too
+        if not in_band:
+            self._forget_quarantine()
+            self._ids.foreign.clear()  # the connections of other programs are gone too
 
     async def _context_reset(self) -> None:
         """A reused SSL context read back other settings; called with the context lock held.
@@ -130,7 +143,7 @@ class ModemStartup(OrphanSockets):
         epoch = self._epoch
         held = {ident for ident, transport in self._sockets.items() if not transport.is_closing()}
         known = {*self._sockets, *self._opening, *self._quarantined, *self._ids.foreign}
-        known |= self._ids.closing_orphans
+        known |= self._ids.closing_orphans | self._unconfirmed.keys()
         await self._apply_port_settings()  # the same restart may have turned the echoes back on
         try:
             result = await self._channel.execute(cmd.SslState())
@@ -159,8 +172,39 @@ class ModemStartup(OrphanSockets):
         try:
             async with self._contexts.lock:
                 await self._initialise()
+                if self._unconfirmed:
+                    await self._settle_in_band_restart()
         except QuectelError as exc:
             self.log.error("reinitialise_failed", error=str(exc))
+        finally:
+            # Not settled (the module cannot be asked, or the modem closed): the RDY is believed.
+            for ident in list(self._unconfirmed):
+                del self._unconfirmed[ident]
+                self._release_client_id(ident)
+
+    async def _settle_in_band_restart(self) -> None:
+        """Close the connections a ``RDY`` from a peer made the host give up (decision 107)."""
+        try:
+            result = await self._channel.execute(cmd.SslState())
+            states = {info.client_id: info for info in map(cmd.parse_ssl_state_line, result.lines)}
+        except (QuectelError, RemoteProtocolError) as exc:
+            self.log.info("connections_not_listed", error=type(exc).__name__)
+            return
+        suspects, self._unconfirmed = self._unconfirmed, {}
+        for ident, (remote_port, ssl_ctx) in suspects.items():
+            state = states.get(ident)
+            if state is not None and (state.remote_port, state.ssl_context_id) == (remote_port, ssl_ctx):
+                # The module still holds the connection: it never restarted.
+                self.log.warning("restart_not_confirmed", client_id=ident)
+                self._free_orphan(ident)
+                continue
+            self._release_client_id(ident)
+            if state is not None:
+                self._ids.foreign.add(ident)  # another program's, opened since
+        self._ids.foreign &= set(states)
+        for ident in self._quarantined - set(states):
+            self._quarantined.discard(ident)
+            self._release_client_id(ident)
 
     def _on_channel_failure(self, exc: BaseException) -> None:
         error = exc if isinstance(exc, ModemUnavailable) else ModemUnavailable(str(exc))

@@ -39,6 +39,9 @@ class OrphanSockets:
     _socket_pdp: dict[int, int]
     #: IDs the module may still hold for an abandoned open; reserved until its late result.
     _quarantined: set[int]
+    #: IDs of sockets a ``RDY`` a peer may have sent broke: remote port and SSL
+    #: context, kept reserved until the module has been asked what it holds.
+    _unconfirmed: dict[int, tuple[int, int]]
     _closed: bool
 
     def _release_client_id(self, client_id: int) -> None:
@@ -49,6 +52,10 @@ class OrphanSockets:
 
     def _socket_finished(self, client_id: int, freed: bool) -> None:
         """A socket ended; ``freed`` says whether the module confirmed its ``AT+QSSLCLOSE``."""
+        if client_id in self._unconfirmed and not self._closed:
+            self._sockets.pop(client_id, None)
+            self._socket_pdp.pop(client_id, None)
+            return
         if freed or self._closed:
             self._release_client_id(client_id)
             return

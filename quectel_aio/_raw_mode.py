@@ -94,6 +94,7 @@ class TransparentParsing:
     _eof: bool
     _raw_client: int
     _release_tail: bool
+    _rdy_in_band: bool
 
     # Provided by ModemConnection.
     _at_end: Callable[[], Event | NeedData | None]
@@ -158,6 +159,7 @@ class TransparentParsing:
             self._mode = ParserMode.LINE
             self._state = ConnectionState.IDLE
             self._release_tail = False
+            self._rdy_in_band = terminator == RESTARTED  # the line parsed next
             return TransparentEnded(client, terminator.strip().decode("ascii"))
         if data:
             return TransparentData(client, data)

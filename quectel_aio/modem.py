@@ -114,6 +114,7 @@ class Modem(ModemStartup, ModemServices):
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
         self._quarantined: set[int] = set()
+        self._unconfirmed: dict[int, tuple[int, int]] = {}
         self._contexts = SslContextTable(
             self._channel, lambda: self._epoch, sync_clock=sync_clock, on_reset=self._context_reset
         )
@@ -328,7 +329,7 @@ class Modem(ModemStartup, ModemServices):
                 if self._socket_pdp.get(client_id) == event.context_id and not waiter.done():
                     waiter.set_exception(SocketBroken(f"PDP context {event.context_id} was deactivated"))
         elif isinstance(event, ev.ModemReady):
-            self._on_restart()
+            self._on_restart(event.in_band)
         elif isinstance(event, ev.EchoReturned):
             # The echo that ATE0 turned off is back: the module restarted and
             # its RDY went to another port (urcport).

@@ -511,6 +511,21 @@ def test_a_block_the_module_fell_silent_in_can_be_abandoned_so_rdy_is_seen() -> 
     assert feed(conn, b"\r\nOK\r\n") == [CommandSucceeded(at)]
 
 
+def test_a_rdy_among_the_bytes_of_an_abandoned_block_may_be_the_peers() -> None:
+    wire = b"\r\n+QSSLRECV: 100\r\n" + b"x" * 40 + b"\r\nRDY\r\n"
+    later = b"\r\nRDY\r\n"
+    for cut in range(len(wire) + 1):
+        conn = ModemConnection()
+        conn.send(RECV)
+        assert feed_in_two(conn, wire, cut) == []
+        conn.abandon_command()
+        conn.clear_abandoned()
+        conn.abandon_block()
+        assert list(drain(conn)) == [ModemReady(in_band=True)], cut
+        # The next one arrives in command mode: the module's own.
+        assert [event for byte in later for event in feed(conn, bytes([byte]))] == [ModemReady()], cut
+
+
 @pytest.mark.parametrize("result", ["SEND OK", "CONNECT"])
 def test_a_raw_command_takes_any_final_result(result: str) -> None:
     # AT+QISENDEX sends hex data without a prompt and answers SEND OK.

@@ -80,7 +80,7 @@ def test_a_module_restart_ends_the_session_and_is_reported(escaping: bool) -> No
         CommandSucceeded(OPEN, "CONNECT", (), None),
         TransparentData(3, payload),
         TransparentEnded(3, "RDY"),
-        ModemReady(),
+        ModemReady(in_band=True),  # a peer could have sent it
         UnknownUrc("+CFUN: 1"),
         UnknownUrc("+CPIN: READY"),
         CommandSucceeded(Attention()),
