@@ -120,15 +120,15 @@ class AccessModeSwitching:
         for other sockets wait until it leaves that mode.
 
         Raises:
-            LocalProtocolError: unknown mode, or transparent mode on a UART
-                without flow control (nothing is sent).
+            LocalProtocolError: unknown mode, or push or transparent mode on
+                a UART without flow control (nothing is sent).
             SocketBroken: the socket is closing or closed, or its connection
                 ended while leaving transparent mode.
             CommandError, CommandTimeout: the module refused or did not answer.
         """
         target = parse_access_mode(mode)
-        if target is AccessMode.TRANSPARENT:
-            self._channel.check_transparent_allowed()
+        if target is not AccessMode.BUFFER:
+            self._channel.check_unframed_mode_allowed(target.name.lower())
         self._check_open()
         # The switch is not the caller's to interrupt: once a command or "+++"
         # is out, the module switches whatever the caller does, and the socket

@@ -56,8 +56,8 @@ class TransparentChannel:
     _tail_timer: asyncio.TimerHandle | None
     escape_guard_time: float
     dtr_escape: bool
-    #: Transparent mode is allowed on a UART without RTS/CTS (an explicit opt-in).
-    transparent_without_flow_control: bool = False
+    #: Push and transparent mode are allowed on a UART without RTS/CTS (an explicit opt-in).
+    unprotected_uart_ok: bool = False
     tail_hold: float
     log: structlog.stdlib.BoundLogger
 
@@ -141,19 +141,20 @@ class TransparentChannel:
         orphan = self._orphan_session
         return orphan[1] if orphan is not None and orphan[0] == client_id else None
 
-    def check_transparent_allowed(self) -> None:
-        """Refuse transparent mode where a lost byte would go unnoticed.
+    def check_unframed_mode_allowed(self, mode: str) -> None:
+        """Refuse push or transparent mode (``mode``) where a lost byte would go unnoticed.
 
         Raises:
             LocalProtocolError: the port is a UART without RTS/CTS and
-                ``Modem.open(transparent_without_flow_control=True)`` was not given.
+                ``Modem.open(unprotected_uart_ok=True)`` was not given.
         """
-        if self._port.unprotected_uart and not self.transparent_without_flow_control:
+        if self._port.unprotected_uart and not self.unprotected_uart_ok:
             raise LocalProtocolError(
-                f"transparent mode on {self._port.name} needs hardware flow control: a byte the "
-                "host misses on a UART without RTS/CTS is lost with nothing to tell; open it with "
-                "rtscts=True (--rtscts; RTS and CTS wired), use buffer or push mode, or pass "
-                "transparent_without_flow_control=True to Modem.open"
+                f"{mode} mode on {self._port.name} needs hardware flow control: a byte the host "
+                "misses on a UART without RTS/CTS is lost, and the stream shifts with nothing to "
+                "tell (server data can be read as module output); open the port with rtscts=True "
+                "(--rtscts; RTS and CTS wired), use buffer mode, or pass unprotected_uart_ok=True "
+                "to Modem.open"
             )
 
     def write_transparent(self, data: bytes) -> None:

@@ -87,7 +87,7 @@ class Modem(ModemStartup, ModemServices):
         pdp_context_id: int = 1,
         escape_guard_time: float = 1.0,
         dtr_escape: bool = False,
-        transparent_without_flow_control: bool = False,
+        unprotected_uart_ok: bool = False,
     ) -> None:
         self._port = port
         self._channel = AtChannel(
@@ -101,7 +101,7 @@ class Modem(ModemStartup, ModemServices):
         )
         self._channel.escape_guard_time = escape_guard_time
         self._channel.dtr_escape = dtr_escape
-        self._channel.transparent_without_flow_control = transparent_without_flow_control
+        self._channel.unprotected_uart_ok = unprotected_uart_ok
         self._urc_port = urc_port
         self._default_pdp = pdp_context_id
         self._sockets: dict[int, ModemSocketTransport] = {}
@@ -144,7 +144,7 @@ class Modem(ModemStartup, ModemServices):
         probe_attempts: int = 10,
         escape_guard_time: float = 1.0,
         dtr_escape: bool = False,
-        transparent_without_flow_control: bool = False,
+        unprotected_uart_ok: bool = False,
     ) -> AsyncIterator[Modem]:
         """Open the modem on ``url`` and initialise it.
 
@@ -177,7 +177,7 @@ class Modem(ModemStartup, ModemServices):
             dtr_escape: leave transparent mode by dropping DTR (``AT&D1`` is
                 sent at start and after every restart) instead of ``+++``: no
                 guard times, no in-band escape. Needs a port with a DTR line.
-            transparent_without_flow_control: allow transparent mode on a UART
+            unprotected_uart_ok: allow push and transparent mode on a UART
                 opened without RTS/CTS, where a byte the host misses is lost
                 unnoticed (refused otherwise; emits a :class:`SecurityWarning`).
 
@@ -221,12 +221,12 @@ class Modem(ModemStartup, ModemServices):
             pdp_context_id=pdp_context_id,
             escape_guard_time=escape_guard_time,
             dtr_escape=dtr_escape,
-            transparent_without_flow_control=transparent_without_flow_control,
+            unprotected_uart_ok=unprotected_uart_ok,
         )
-        if transparent_without_flow_control and port.unprotected_uart:
+        if unprotected_uart_ok and port.unprotected_uart:
             warnings.warn(
-                f"transparent_without_flow_control=True: {port.name} has no RTS/CTS, and a byte "
-                "the host misses in transparent mode is lost or shifts the stream unnoticed",
+                f"unprotected_uart_ok=True: {port.name} has no RTS/CTS, and a byte the host "
+                "misses in push or transparent mode is lost or shifts the stream unnoticed",
                 SecurityWarning,
                 stacklevel=3,
             )
@@ -428,8 +428,8 @@ class Modem(ModemStartup, ModemServices):
             :class:`asyncio.StreamWriter`.
 
         Raises:
-            LocalProtocolError: invalid arguments, or transparent mode on a
-                UART without flow control (nothing is sent).
+            LocalProtocolError: invalid arguments, or push or transparent
+                mode on a UART without flow control (nothing is sent).
             SocketOpenError: the module reported ``+QSSLOPEN: <id>,<err>``
                 (``code`` 579 / 566 for a failed handshake or verification).
             CommandError, CommandTimeout, ModemUnavailable: see :meth:`command`.
@@ -470,8 +470,8 @@ class Modem(ModemStartup, ModemServices):
         if not isinstance(ssl, SSLConfig):
             raise LocalProtocolError("ssl must be a quectel_aio.SSLConfig")
         access_mode = parse_access_mode(mode)
-        if access_mode is AccessMode.TRANSPARENT:
-            self._channel.check_transparent_allowed()
+        if access_mode is not AccessMode.BUFFER:
+            self._channel.check_unframed_mode_allowed(access_mode.name.lower())
         server = validate_hostname(host)
         pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
         host_is_name = not _is_ip(server)

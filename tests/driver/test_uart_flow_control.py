@@ -1,8 +1,8 @@
-"""Flow control on a UART: ``AT+IFC=2,2`` with RTS/CTS, no transparent mode without it.
+"""Flow control on a UART: ``AT+IFC=2,2`` with RTS/CTS, no push or transparent mode without it.
 
-Transparent mode has no framing at all: on a UART without RTS/CTS, a byte the
-host misses is gone and the stream shifts with nothing to tell. It is refused
-there unless the caller opts in. The emulator's pty stands in for the UART:
+Transparent mode has no framing at all, and a direct push no trailer: on a
+UART without RTS/CTS, a byte the host misses is gone and the stream shifts
+with nothing to tell. Both are refused there unless the caller opts in. The emulator's pty stands in for the UART:
 the test marks the port as what the port layer would find on real hardware.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import warnings
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 
@@ -21,6 +22,8 @@ from quectel_aio.testing import ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
 from .helpers import commands, eventually
+
+Mode = Literal["push", "transparent"]
 
 
 @pytest.fixture
@@ -34,20 +37,21 @@ async def uart(device: str) -> AsyncIterator[Port]:
         await port.aclose()
 
 
-async def test_transparent_mode_is_refused_on_a_uart_without_flow_control(
-    uart: Port, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+@pytest.mark.parametrize("mode", ["push", "transparent"])
+async def test_unframed_modes_are_refused_on_a_uart_without_flow_control(
+    uart: Port, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig, mode: Mode
 ) -> None:
     async with Modem.open(uart, margin=3.0) as modem:
         await modem.activate_pdp(1, apn="internet")
         before = len(emulator.command_log)
-        with pytest.raises(LocalProtocolError, match="rtscts=True"):
-            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent")
+        with pytest.raises(LocalProtocolError, match=f"{mode} mode .* needs hardware flow control"):
+            await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode=mode)
         assert len(emulator.command_log) == before  # refused before any byte went out
 
-        # Buffer mode works, and switching it to transparent is refused the same way.
+        # Buffer mode works, and switching it is refused the same way.
         reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
-        with pytest.raises(LocalProtocolError, match="hardware flow control"):
-            await writer.transport.switch_mode("transparent")  # type: ignore[attr-defined]
+        with pytest.raises(LocalProtocolError, match="rtscts=True"):
+            await writer.transport.switch_mode(mode)  # type: ignore[attr-defined]
         assert commands(emulator, "+QISWTMD") == []
         writer.write(b"still here")
         async with asyncio.timeout(5):
@@ -56,18 +60,15 @@ async def test_transparent_mode_is_refused_on_a_uart_without_flow_control(
         await writer.wait_closed()
 
 
-async def test_transparent_mode_without_flow_control_is_a_warned_opt_in(
-    uart: Port, echo_server: TlsTestServer, ssl_config: SSLConfig
+@pytest.mark.parametrize("mode", ["push", "transparent"])
+async def test_unframed_modes_without_flow_control_are_a_warned_opt_in(
+    uart: Port, echo_server: TlsTestServer, ssl_config: SSLConfig, mode: Mode
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
         with pytest.warns(SecurityWarning, match="no RTS/CTS"):
-            modem = await stack.enter_async_context(
-                Modem.open(uart, margin=3.0, transparent_without_flow_control=True)
-            )
+            modem = await stack.enter_async_context(Modem.open(uart, margin=3.0, unprotected_uart_ok=True))
         await modem.activate_pdp(1, apn="internet")
-        reader, writer = await modem.open_connection(
-            ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
-        )
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode=mode)
         writer.write(b"raw pipe")
         async with asyncio.timeout(5):
             assert await reader.readexactly(8) == b"raw pipe"
@@ -78,7 +79,7 @@ async def test_transparent_mode_without_flow_control_is_a_warned_opt_in(
 async def test_the_opt_in_is_silent_where_the_link_loses_nothing(device: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        async with Modem.open(device, transparent_without_flow_control=True):
+        async with Modem.open(device, unprotected_uart_ok=True):
             pass
 
 
