@@ -68,7 +68,6 @@ from ._commands import Command, FileUpload, SslRecv, SslSend
 from ._core_blocks import BlockParsing
 from ._core_recovery import Recovery
 from ._core_states import (
-    BLOCK_ENDS,
     CME_RE,
     DAMAGED_RECV_HEADER_RE,
     DATA_PHASE_RESULTS,
@@ -368,28 +367,8 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
             return self._payload_done(block)
         if self._discarding:
             return self._at_end()
-        if self._block_trailer_due:
-            # A +QSSLRECV block is followed by CR LF, then the CR LF that opens
-            # the next line (its OK, or a URC), or, from a module that leaves the
-            # blank line out, by the OK or "+" URC itself. Anything else means its
-            # announced length and the bytes on the wire disagree (a lost or extra
-            # byte, a shortened block whose data goes on with a line of its own):
-            # never deliver it.
-            head = buffer.peek(4)
-            if not any(head[: len(end)] == end[: len(head)] for end in BLOCK_ENDS):
-                # What follows may be the rest of the block (a length digit was
-                # lost): server bytes, never to be read as lines. The block is
-                # at most what the command asked for, then CR LF (decision 101).
-                command = self._command
-                limit = command.length if isinstance(command, SslRecv) else MAX_PAYLOAD_BLOCK
-                self._resync_skip = max(limit - self._payload_needed, 0) + 2
-                raise RemoteProtocolError(
-                    "a +QSSLRECV data block is not followed by CR LF: bytes were lost or added",
-                    excerpt(self._payload_header),
-                )
-            if not any(head.startswith(end) for end in BLOCK_ENDS):
-                return self._at_end()
-            self._block_trailer_due = False
+        if self._block_trailer_due and not self._block_trailer_checked(buffer):
+            return self._at_end()
         if self._echo_remaining:
             # The rest of the prompt (each byte optional) precedes the echo.
             while self._echo_trailer:

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._commands import Command
-from ._core_states import QSSLURC_RE, ConnectionState, ParserMode, parse_length
+from ._buffer import ReceiveBuffer
+from ._commands import Command, SslRecv
+from ._core_states import (
+    BLOCK_ENDS,
+    MAX_PAYLOAD_BLOCK,
+    QSSLURC_RE,
+    ConnectionState,
+    ParserMode,
+    excerpt,
+    parse_length,
+)
+from ._errors import RemoteProtocolError
 from ._events import Event, SslClosed, SslDataAvailable, SslDataPushed, UnknownUrc
 
 __all__ = ["BlockParsing"]
@@ -31,6 +41,7 @@ class BlockParsing:
     _payload_header: str
     _push_client: int
     _block_trailer_due: bool
+    _resync_skip: int
 
     # Provided by ModemConnection.
     _collect: Callable[[int], None]
@@ -46,6 +57,37 @@ class BlockParsing:
             self._held = block if self._held is None else self._held + block
             self._block_trailer_due = True
         return None
+
+    def _block_trailer_checked(self, buffer: ReceiveBuffer) -> bool:
+        """Check what follows a ``+QSSLRECV`` block; False until enough bytes are there.
+
+        The block is followed by CR LF, then the CR LF that opens the module's
+        next line (its OK, or a URC), or, from a module that leaves the blank
+        line out, by the ``OK`` or ``+`` URC itself. Anything else means the
+        announced length and the bytes on the wire disagree (a lost or extra
+        byte, a shortened block whose data goes on with a line of its own):
+        the block is never delivered.
+
+        Raises:
+            RemoteProtocolError: the bytes after the block are not the module's.
+        """
+        head = buffer.peek(4)
+        if not any(head[: len(end)] == end[: len(head)] for end in BLOCK_ENDS):
+            # What follows may be the rest of the block (a length digit was
+            # lost): server bytes, never to be read as lines. The block is
+            # at most what the command asked for, then CR LF (decision 101).
+            command = self._command
+            limit = command.length if isinstance(command, SslRecv) else MAX_PAYLOAD_BLOCK
+            self._resync_skip = max(limit - self._payload_needed, 0) + 2
+            raise RemoteProtocolError(
+                "a +QSSLRECV data block is not followed by CR LF and the module's next line: "
+                "bytes were lost or added",
+                excerpt(self._payload_header),
+            )
+        if not any(head.startswith(end) for end in BLOCK_ENDS):
+            return False
+        self._block_trailer_due = False
+        return True
 
     def _start_payload(self, target: str, count: int, header: str) -> None:
         self._mode = ParserMode.PAYLOAD
