@@ -42,13 +42,10 @@ Errors: serial and OS exceptions become :class:`ModemUnavailable` here, once,
 chained with ``from``. Bad arguments raise :class:`LocalProtocolError` before
 anything is opened.
 
-Recommended settings for real hardware:
-
-* USB AT port (``/dev/ttyUSB2`` or a ``/dev/serial/by-id/...`` link): the
-  baud rate is ignored by the USB function, any value works; flow control
-  is done by USB itself (``rtscts=False``).
-* Main UART: 115200 baud (the module's default) and ``rtscts=True``, with RTS
-  and CTS wired; without it, bursts beyond the module's buffers are lost.
+Real hardware: on the USB AT port (``/dev/ttyUSB2``) the baud rate is ignored
+and USB paces the bytes; a UART needs ``rtscts=True`` with RTS and CTS wired
+(:attr:`Port.unprotected_uart` flags one opened without). README, "Real
+hardware", has the details.
 
 Pseudo-terminals (the emulator, ``socat`` bridges) work with both serial
 backends; they have no modem lines, so :attr:`Port.supports_dtr` is False.
