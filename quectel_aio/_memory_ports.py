@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ._ports import Port, _check_high, _LinkProtocol, _TransportPort
+from ._link_protocol import _LinkProtocol
+from ._ports import Port, _check_high, _TransportPort
 
 __all__ = ["memory_port_pair"]
 

@@ -2,7 +2,7 @@
 
 serialx and pyserial-asyncio for device paths, TCP for ``socket://`` URLs.
 Each ``open_*`` coroutine returns a :class:`~quectel_aio._ports.Port` built on
-the shared :class:`~quectel_aio._ports._LinkProtocol`, and turns the backend's
+the shared :class:`~quectel_aio._link_protocol._LinkProtocol`, and turns the backend's
 own exceptions into :class:`ModemUnavailable` (device cannot be opened) or
 :class:`LocalProtocolError` (setting the device rejects).
 
@@ -46,7 +46,8 @@ from typing import Any, Final
 
 from . import _ports
 from ._errors import LocalProtocolError, ModemUnavailable
-from ._ports import Port, _describe, _LinkProtocol, _TransportPort
+from ._link_protocol import _LinkProtocol
+from ._ports import Port, _describe, _TransportPort
 
 __all__ = ["open_pyserial", "open_serialx", "open_socket"]
 
