@@ -5,7 +5,8 @@ Against the emulator (no arguments) or hardware:
     python examples/at_session.py --port /dev/ttyUSB2 [--baudrate 115200] [--apn internet]
 
 ``Modem.command`` sends one line and returns the information lines; an
-``ERROR`` answer raises ``CommandError`` with the code from ``AT+QIGETERROR``.
+``ERROR`` answer raises ``CommandError``, which carries the module's error code
+(from ``AT+QIGETERROR`` for the SSL and TCP/IP commands).
 """
 
 from __future__ import annotations

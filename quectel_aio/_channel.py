@@ -379,7 +379,7 @@ class AtChannel(TransparentChannel):
         if current is not None and not current.final.done():
             current.restarted = True
             current.final.set_exception(
-                CommandError(current.command.at_name, "RDY", None, "the module restarted before answering")
+                CommandError(current.command.label, "RDY", None, "the module restarted before answering")
             )
 
     # -- failure ---------------------------------------------------------------
@@ -489,7 +489,7 @@ class AtChannel(TransparentChannel):
             raise
         except _DeadlineExpired:
             self._abandon(exchange, exchange.deadline, "timeout")
-            raise CommandTimeout(exchange.command.at_name, exchange.deadline) from None
+            raise CommandTimeout(exchange.command.label, exchange.deadline) from None
         except asyncio.CancelledError:
             # The core, not the future, knows whether the reply arrived:
             # cancelling the task also cancels the future it awaited.
@@ -532,8 +532,8 @@ class AtChannel(TransparentChannel):
         if (
             failure.result == "ERROR"
             and code is None
-            and command.at_name.startswith(("AT+QSSL", "AT+QI"))
-            and not isinstance(command, cmd.QueryError)
+            and command.label.startswith(("AT+QSSL", "AT+QI"))
+            and command.label != cmd.QueryError.at_name
         ):
             # SSL Application Note §5: the detail of an ERROR is AT+QIGETERROR,
             # asked while the lock is still held so no other command intervenes.
@@ -545,7 +545,7 @@ class AtChannel(TransparentChannel):
                         last_code, last_text = cmd.parse_qiget_error(info)
                         if last_code != 0:  # "0,operate successfully" describes no failure
                             code, text = last_code, last_text
-        return CommandError(command.at_name, failure.result, code, text)
+        return CommandError(command.label, failure.result, code, text)
 
     async def _drop_dead_block(self) -> None:
         """Stop counting a data block the module fell silent in (decision 84).
@@ -582,7 +582,7 @@ class AtChannel(TransparentChannel):
         self._abandoned_done = done
         # A cancelled read at close is routine; a timeout is not.
         log = self.log.warning if reason == "timeout" else self.log.debug
-        log("command_abandoned", command=exchange.command.at_name, reason=reason)
+        log("command_abandoned", command=exchange.command.label, reason=reason)
 
         async def finish() -> None:
             try:

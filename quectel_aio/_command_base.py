@@ -48,6 +48,11 @@ class Command(abc.ABC):
     max_response_time: ClassVar[float] = _UNSPECIFIED
 
     @property
+    def label(self) -> str:
+        """The AT name that errors and logs show (``at_name`` for typed commands)."""
+        return self.at_name
+
+    @property
     def timeout(self) -> float:
         """The module's maximum response time for this exchange, in seconds."""
         return self.max_response_time

@@ -512,7 +512,7 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         """
         self._collected += size
         if self._collected > MAX_RESPONSE_SIZE:
-            name = self._command.at_name if self._command is not None else "AT"
+            name = self._command.label if self._command is not None else "AT"
             raise RemoteProtocolError(f"the response of {name} is longer than {MAX_RESPONSE_SIZE} bytes")
 
     def _final(self, text: str) -> Event | None:

@@ -340,5 +340,10 @@ class Raw(Command):
             if reason is not None:
                 raise LocalProtocolError(f"a raw command line cannot {reason}; use the Modem API")
 
+    @property
+    def label(self) -> str:
+        """The line's commands without their parameters (``"AT+QSSLCFG"``), never secrets."""
+        return "AT" + ";".join(command.partition("=")[0] for command in split_commands(self.line))
+
     def encode(self) -> bytes:
         return self.line.encode("ascii") + b"\r"

@@ -480,3 +480,20 @@ def test_raw_lines_on_what_the_modem_manages_are_refused(
 )
 def test_raw_lines_on_what_the_modem_does_not_manage_are_allowed(line: str, options: dict[str, bool]) -> None:
     _check(line, **options)
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("AT", "AT"),
+        ("ATI", "ATI"),
+        ("at+csq", "AT+CSQ"),
+        ("AT+CPIN?", "AT+CPIN?"),
+        ('AT+QSSLCFG="seclevel",1,9', "AT+QSSLCFG"),
+        ('AT+QICSGP=1,1,"apn","user","secret;pass",1', "AT+QICSGP"),
+        ("ATE0;+CMEE=2", "ATE0;+CMEE"),
+        ("AT+QSSLCFG=?", "AT+QSSLCFG"),
+    ],
+)
+def test_a_raw_line_is_named_by_its_commands_without_their_parameters(line: str, name: str) -> None:
+    assert c.Raw(line).label == name

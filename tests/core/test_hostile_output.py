@@ -60,7 +60,7 @@ def test_a_response_that_never_ends_is_cut_off(command: c.Command, unit: bytes, 
     conn.send(command)
     fed, message = flood_until_error(conn, unit, size, 4 * MAX_RESPONSE_SIZE)
     assert fed <= 2 * MAX_RESPONSE_SIZE
-    assert f"response of {command.at_name} is longer than {MAX_RESPONSE_SIZE} bytes" in message
+    assert f"response of {command.label} is longer than {MAX_RESPONSE_SIZE} bytes" in message
     assert conn.abandoned is command
     # The flood goes on while the command is abandoned: nothing more is kept,
     # the framing holds, and its late OK ends it.

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from quectel_aio import Modem, SocketOpenError, SSLConfig
+from quectel_aio import CommandError, CommandTimeout, Modem, SocketOpenError, SSLConfig
 from quectel_aio.testing import CertificateAuthority, ModemEmulator, TlsTestServer
 
 from .conftest import ECHO_HOST
@@ -180,11 +180,26 @@ async def test_backpressure_stops_qsslrecv_while_reader_is_full(
 async def test_raw_command_and_typed_error(modem: Modem) -> None:
     lines = await modem.command("ATI")
     assert lines[0] == "Quectel"
-    from quectel_aio import CommandError
-
     with pytest.raises(CommandError) as info:
         await modem.command("AT+QSSLSTATE=99")
     assert info.value.command == "AT+QSSLSTATE=99" or info.value.result == "ERROR"
+
+
+async def test_a_failed_raw_command_names_its_command_and_carries_the_module_code(modem: Modem) -> None:
+    # An ERROR to an SSL command is explained by AT+QIGETERROR, raw or not.
+    with pytest.raises(CommandError) as info:
+        await modem.command('AT+QSSLCFG="seclevel",9,9')
+    assert info.value.command == "AT+QSSLCFG"
+    assert info.value.code not in (None, 0)
+    assert str(info.value).startswith("AT+QSSLCFG failed: ERROR (code ")
+
+
+async def test_a_raw_command_timeout_names_its_command(modem: Modem, emulator: ModemEmulator) -> None:
+    emulator.mute_next_command("+CSQ")
+    with pytest.raises(CommandTimeout) as info:
+        await modem.command("AT+CSQ", timeout=0.3)
+    assert info.value.command == "AT+CSQ"
+    assert await modem.command("AT+CSQ")
 
 
 @pytest.mark.parametrize("backend", ["serialx", "pyserial-asyncio"])
