@@ -34,8 +34,11 @@ from ._errors import QuectelError
 
 __all__ = ["main"]
 
+#: Values of ``--urc-port`` (``AT+QURCCFG="urcport"``), as ``Modem.open(urc_port=...)`` takes them.
+URC_PORTS = ("uart1", "usbat", "usbmodem", "all")
 
-def _add_port_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+
+def _add_port_options(parser: argparse.ArgumentParser, *, required: bool, wire_trace: bool = True) -> None:
     parser.add_argument("--port", required=required, help="device path (/dev/ttyUSB2) or socket://host:port")
     parser.add_argument("--baudrate", type=int, default=115200, help="UART speed (default 115200)")
     parser.add_argument("--rtscts", action="store_true", help="enable RTS/CTS hardware flow control")
@@ -45,8 +48,16 @@ def _add_port_options(parser: argparse.ArgumentParser, *, required: bool) -> Non
         choices=["auto", "serialx", "pyserial-asyncio"],
         help="serial backend (default: serialx)",
     )
-    parser.add_argument("--urc-port", default=None, help='send AT+QURCCFG="urcport",<value> at start')
-    parser.add_argument("--wire-trace", action="store_true", help="log AT traffic (payloads redacted)")
+    parser.add_argument(
+        "--urc-port",
+        default=None,
+        choices=URC_PORTS,
+        help='send AT+QURCCFG="urcport",<value> at start (uart1 for a module on its main UART)',
+    )
+    if wire_trace:
+        parser.add_argument(
+            "--wire-trace", action="store_true", help="print AT traffic to stderr (payloads redacted)"
+        )
 
 
 def _add_output_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -57,7 +68,10 @@ def _add_output_options(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="quectel-aio", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="quectel-aio",
+        description="Drive the SSL/TLS sockets of a Quectel EC200U / EG91xU module, or try them on an emulator.",
+    )
     _add_output_options(parser, False)
     # Also accepted after the subcommand; unset there, they leave the value given before it.
     common = argparse.ArgumentParser(add_help=False)
@@ -80,13 +94,13 @@ def _build_parser() -> argparse.ArgumentParser:
     at = add_parser("at", help="send raw AT commands")
     _add_port_options(at, required=True)
     at.add_argument("lines", nargs="+", help='commands, e.g. "AT+CSQ"')
-    at.add_argument("--timeout", type=float, default=5.0)
+    at.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)")
 
     info = add_parser("info", help="model, revision, SIM and signal")
     _add_port_options(info, required=True)
 
     bench = add_parser("bench", help="throughput of every access mode (emulator, or --port hardware)")
-    _add_port_options(bench, required=False)
+    _add_port_options(bench, required=False, wire_trace=False)
     bench.add_argument("--target", default=None, help="with --port: HOST:PORT of a TLS echo server")
     bench.add_argument("--cafile", default=None, help="with --port: CA file that signs the echo server")
     bench.add_argument("--apn", default="", help="with --port: APN for PDP context 1")
@@ -100,8 +114,9 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
+def _configure_logging(verbose: bool, wire_trace: bool = False) -> None:
+    # The wire trace is logged at debug level: asking for it shows it.
+    level = logging.DEBUG if verbose or wire_trace else logging.WARNING
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -152,7 +167,12 @@ async def _run_info(args: argparse.Namespace) -> int:
 
     info: dict[str, Any] = {}
     async with Modem.open(
-        args.port, baudrate=args.baudrate, rtscts=args.rtscts, backend=args.backend, urc_port=args.urc_port
+        args.port,
+        baudrate=args.baudrate,
+        rtscts=args.rtscts,
+        backend=args.backend,
+        urc_port=args.urc_port,
+        wire_trace=args.wire_trace,
     ) as modem:
         for key, line in (
             ("identity", "ATI"),
@@ -245,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _build_parser().parse_args(argv)
     saved = structlog.get_config()
-    _configure_logging(args.verbose)
+    _configure_logging(args.verbose, getattr(args, "wire_trace", False))
     try:
         return _run(args)
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -44,7 +46,9 @@ def test_cli_at_reports_a_missing_device(capsys: pytest.CaptureFixture[str]) -> 
     assert "ModemUnavailable" in capsys.readouterr().err
 
 
-def test_cli_emulate_prints_the_pty_first_and_answers_at() -> None:
+@pytest.fixture
+def emulated_port() -> Iterator[str]:
+    """``quectel-aio emulate`` in its own process; yields the pty path it prints first."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "quectel_aio", "emulate"],
@@ -56,22 +60,50 @@ def test_cli_emulate_prints_the_pty_first_and_answers_at() -> None:
         assert process.stdout is not None
         first = process.stdout.readline().decode().strip()
         assert first.startswith("PTY /dev/pts/"), first
-        path = first.split(" ", 1)[1]
-        out = subprocess.run(
-            [sys.executable, "-m", "quectel_aio", "--json", "at", "--port", path, "ATI"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        assert out.returncode == 0, out.stderr
-        result = json.loads(out.stdout)
-        assert result["results"][0]["lines"][0] == "Quectel"
+        yield first.split(" ", 1)[1]
     finally:
         process.terminate()
         process.wait(timeout=10)
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_cli_emulate_prints_the_pty_first_and_answers_at(emulated_port: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "quectel_aio", "--json", "at", "--port", emulated_port, "ATI"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["results"][0]["lines"][0] == "Quectel"
+
+
+@pytest.mark.parametrize("command", [["at", "ATI"], ["info"]])
+def test_cli_wire_trace_shows_the_commands_without_verbose(
+    command: list[str], emulated_port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command[0], "--port", emulated_port, "--wire-trace", *command[1:]]) == 0
+    err = capsys.readouterr().err
+    assert "line=ATI" in err
+
+
+def test_cli_port_options_are_checked_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["info", "--port", "/dev/x", "--urc-port", "uart9"])
+    assert info.value.code == 2
+    assert "usbat" in capsys.readouterr().err
+
+
+def test_cli_help_describes_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = _build_parser()
+    assert "``" not in (parser.description or "")
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            assert action.help, (name, action.dest)
 
 
 @pytest.mark.parametrize("option", ["--json", "-v", "--verbose"])
