@@ -119,6 +119,9 @@ class AccessModeSwitching:
         While a socket is transparent the port is exclusive to it: commands
         for other sockets wait until it leaves that mode.
 
+        Args:
+            mode: the target mode, an :class:`AccessMode` or its name.
+
         Raises:
             LocalProtocolError: unknown mode, or push or transparent mode on
                 a UART without flow control (nothing is sent).

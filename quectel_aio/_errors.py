@@ -15,8 +15,10 @@ done about it.
   numeric code where one is known, ``text`` its description.
 * :class:`CommandTimeout`: no final result within the command's maximum
   response time. Also a :class:`TimeoutError`.
-* :class:`ModemUnavailable`: the port is gone or the modem restarted. Also a
-  :class:`ConnectionError`.
+* :class:`ModemUnavailable`: the port cannot be opened, failed or closed, or
+  the module does not answer. Also a :class:`ConnectionError`. (A module
+  restart breaks the sockets with :class:`SocketBroken`; the modem itself
+  stays usable.)
 * :class:`SocketBroken`: one SSL socket became unusable from an outside cause.
   Also a :class:`ConnectionResetError`.
 
@@ -128,7 +130,7 @@ class CommandTimeout(QuectelError, TimeoutError):
 
 
 class ModemUnavailable(QuectelError, ConnectionError):
-    """The serial port failed or closed, or the modem restarted."""
+    """The port cannot be opened, failed or closed, or the module does not answer."""
 
 
 class PortBusy(QuectelError):

@@ -45,7 +45,16 @@ class ModemServices:
     ) -> PdpContext:
         """Configure (``AT+QICSGP``) and activate (``AT+QIACT``) a PDP context.
 
-        An already active context is left as it is.
+        An already active context is left as it is (its APN is not changed).
+
+        Args:
+            context_id: the PDP context (1-7).
+            apn: the access point name your operator gives ("" lets the
+                network choose).
+            username: APN user name, if the operator needs one.
+            password: APN password; never logged.
+            authentication: 0 none, 1 PAP, 2 CHAP.
+            context_type: 1 IPv4, 2 IPv6, 3 IPv4v6.
 
         Returns:
             The active context with its address(es).
@@ -66,7 +75,14 @@ class ModemServices:
         raise CommandError("AT+QIACT", "OK", None, f"context {context_id} is not active after AT+QIACT")
 
     async def deactivate_pdp(self, context_id: int = 1) -> None:
-        """Deactivate a PDP context (``AT+QIDEACT``); its sockets close."""
+        """Deactivate a PDP context (``AT+QIDEACT``); its sockets close.
+
+        Args:
+            context_id: the PDP context (1-7).
+
+        Raises:
+            CommandError: the module refused.
+        """
         await self._channel.execute(cmd.DeactivatePdp(context_id))
 
     async def pdp_contexts(self) -> list[PdpContext]:
@@ -83,17 +99,42 @@ class ModemServices:
     async def upload_file(self, name: str, data: bytes, *, overwrite: bool = False) -> ModuleFile:
         """Upload ``data`` to the module's UFS, verifying size and XOR checksum.
 
+        Args:
+            name: the module file name, e.g. ``"UFS:ca.pem"``.
+            data: the file's content.
+            overwrite: delete a file of that name first; otherwise the module
+                refuses to replace it.
+
+        Returns:
+            The file as the module lists it.
+
         Raises:
+            LocalProtocolError: an invalid name or empty data (nothing is sent).
             CommandError: refused, or corrupted in transit (the file is deleted).
         """
         return await upload_file(self._channel, name, data, overwrite=overwrite)
 
     async def list_files(self, pattern: str = "*") -> list[ModuleFile]:
-        """List the module's UFS files (``AT+QFLST``)."""
+        """List the module's UFS files (``AT+QFLST``).
+
+        Args:
+            pattern: ``"*"`` for every file, or one file name (to see
+                whether it exists).
+
+        Returns:
+            Name and size of each file.
+        """
         return await list_files(self._channel, pattern)
 
     async def delete_file(self, name: str) -> None:
-        """Delete a UFS file (``AT+QFDEL``)."""
+        """Delete a UFS file (``AT+QFDEL``).
+
+        Args:
+            name: the module file name, e.g. ``"UFS:ca.pem"``.
+
+        Raises:
+            CommandError: no such file, or the module refused.
+        """
         await delete_file(self._channel, name)
 
     async def file_space(self) -> FileSpace:
@@ -101,7 +142,15 @@ class ModemServices:
         return await file_space(self._channel)
 
     async def ssl_state(self, client_id: int | None = None) -> list[cmd.SslStateInfo]:
-        """Socket states reported by ``AT+QSSLSTATE``."""
+        """Socket states reported by ``AT+QSSLSTATE``.
+
+        Args:
+            client_id: one client ID (0-11), or ``None`` for every socket.
+
+        Returns:
+            One entry per socket the module lists (client ID, remote address
+            and port, state, access mode, SSL context...).
+        """
         result = await self._channel.execute(cmd.SslState(client_id))
         states = [cmd.parse_ssl_state_line(line) for line in result.lines]
         listed = {state.client_id for state in states}
@@ -113,6 +162,10 @@ class ModemServices:
 
     async def ssl_context_settings(self, ssl_context_id: int) -> dict[str, int | str]:
         """Read every ``AT+QSSLCFG`` item of one SSL context back from the module.
+
+        Args:
+            ssl_context_id: the SSL context (0-5); a socket's is
+                ``transport.get_extra_info("quectel_ssl_ctx")``.
 
         Returns:
             Item name to value (``ciphersuite`` as an int, paths as strings).
@@ -130,7 +183,11 @@ class ModemServices:
         return values
 
     async def set_clock(self, when: _dt.datetime | None = None) -> None:
-        """Set the module clock (``AT+CCLK``) to ``when`` (default: host UTC now) and read it back.
+        """Set the module clock (``AT+CCLK``) and read it back.
+
+        Args:
+            when: the time to set (timezone-aware); ``None`` takes the host's
+                UTC clock.
 
         Raises:
             CommandError: the module refused the time or kept its own clock.

@@ -464,8 +464,27 @@ class Modem(ModemStartup, ModemServices):
     ) -> tuple[ModemSocketTransport, asyncio.Protocol]:
         """Open a TLS connection and attach ``protocol_factory()`` to it.
 
-        Mirrors :meth:`asyncio.loop.create_connection`; see
-        :meth:`open_connection` for the arguments and errors.
+        Mirrors :meth:`asyncio.loop.create_connection`: it returns once the
+        protocol's ``connection_made`` has run.
+
+        Args:
+            protocol_factory: called once to make the :class:`asyncio.Protocol`.
+            host: server host name (sent for SNI and verified) or IP address.
+            port: server TCP port.
+            ssl: the TLS settings the module enforces.
+            mode: ``"buffer"``, ``"push"`` or ``"transparent"`` (see
+                :meth:`open_connection`).
+            client_id: pin the module client ID (0-11); allocated if None.
+            ssl_context_id: pin the SSL context (0-5); allocated if None.
+            pdp_context_id: PDP context (default: the modem's).
+
+        Returns:
+            ``(transport, protocol)``.
+
+        Raises:
+            LocalProtocolError: invalid arguments (nothing is sent).
+            SocketOpenError: the module reported ``+QSSLOPEN: <id>,<err>``.
+            CommandError, CommandTimeout, ModemUnavailable: see :meth:`command`.
         """
         if not isinstance(ssl, SSLConfig):
             raise LocalProtocolError("ssl must be a quectel_aio.SSLConfig")

@@ -8,14 +8,18 @@ protocol settings are exercised for real.
 
 Example::
 
-    from quectel_aio.testing import EmulatorConfig, ModemEmulator, make_ca
+    import quectel_aio
+    from quectel_aio.testing import ModemEmulator, make_ca, start_tls_echo_server
 
-    ca = make_ca()
-    server_cert = ca.issue_server_cert(["localhost"])
+    ca = make_ca(key_type="rsa")  # RSA: the default suite is ECDHE-RSA
+    server_cert = ca.issue_server_cert(["localhost"], key_type="rsa")
     async with await start_tls_echo_server(server_cert.chain_pem, server_cert.key_pem) as server:
-        emu = ModemEmulator(EmulatorConfig())
-        async with emu.serve_pty() as device_path:
-            ...  # open device_path with the client; QSSLOPEN to "localhost", server.port
+        emu = ModemEmulator()
+        async with emu.serve_pty() as device_path, quectel_aio.Modem.open(device_path) as modem:
+            await modem.activate_pdp(1)
+            ssl = quectel_aio.SSLConfig(cafile=ca.cert_pem)
+            reader, writer = await modem.open_connection("localhost", server.port, ssl=ssl)
+        await emu.aclose()
 
 The emulator never imports the client side of the package: it is an
 independent implementation of the same documented protocol.
