@@ -487,7 +487,10 @@ class Modem(ModemStartup, ModemServices):
             CommandError, CommandTimeout, ModemUnavailable: see :meth:`command`.
         """
         if not isinstance(ssl, SSLConfig):
-            raise LocalProtocolError("ssl must be a quectel_aio.SSLConfig")
+            raise LocalProtocolError(
+                f"ssl must be a quectel_aio.SSLConfig, not {type(ssl).__name__}: the module runs TLS "
+                "itself and verifies against a CA uploaded to it, so pass SSLConfig(cafile='ca.pem')"
+            )
         access_mode = parse_access_mode(mode)
         if access_mode is not AccessMode.BUFFER:
             self._channel.check_unframed_mode_allowed(access_mode.name.lower())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -172,6 +173,11 @@ async def test_bad_socket_arguments_are_refused(
 
 async def test_ssl_must_be_an_sslconfig(modem: Modem, emulator: ModemEmulator) -> None:
     await _refused(emulator, lambda: modem.open_connection(ECHO_HOST, 443, ssl=True))  # type: ignore[arg-type]
+
+
+async def test_a_host_ssl_context_is_refused_with_the_way_out(modem: Modem) -> None:
+    with pytest.raises(LocalProtocolError, match=r"not SSLContext: .*SSLConfig\(cafile="):
+        await modem.open_connection(ECHO_HOST, 443, ssl=ssl.create_default_context())  # type: ignore[arg-type]
 
 
 # -- SSLConfig -----------------------------------------------------------------------------------
