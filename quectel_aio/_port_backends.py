@@ -81,6 +81,10 @@ def _has_modem_lines(fd: int) -> bool:
 
 _IN_USE_ERRNOS: Final = frozenset({errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK})
 """Errors of an open that another program's lock refused (TIOCEXCL, flock)."""
+_MISSING_ERRNOS: Final = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
+"""Errors of an open whose device is not there (unplugged, wrong path)."""
+_DENIED_ERRNOS: Final = frozenset({errno.EACCES, errno.EPERM})
+"""Errors of an open the device's permissions refused."""
 
 
 #: Device majors of pseudo-terminal slaves (Linux: BSD-style 3, Unix98 136-143).
@@ -143,8 +147,19 @@ def _release_tty(fd: int | None) -> None:
 
 
 def _open_failed(name: str, exc: BaseException) -> ModemUnavailable:
-    if isinstance(exc, OSError) and exc.errno in _IN_USE_ERRNOS:
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code in _IN_USE_ERRNOS:
         return ModemUnavailable(f"cannot open {name}: in use by another program ({_describe(exc)})")
+    if code in _MISSING_ERRNOS:
+        return ModemUnavailable(
+            f"cannot open {name}: no such device: is the module connected and powered? On USB, "
+            f"dmesg lists the ttyUSB ports it created; one of them is its AT port ({_describe(exc)})"
+        )
+    if code in _DENIED_ERRNOS:
+        return ModemUnavailable(
+            f"cannot open {name}: permission denied: add your user to the group that owns the "
+            f"device (usually dialout: sudo usermod -aG dialout $USER, then log in again) ({_describe(exc)})"
+        )
     return ModemUnavailable(f"cannot open {name}: {_describe(exc)}")
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 
 import pytest
+import serial
 
 from quectel_aio._errors import LocalProtocolError, ModemUnavailable
 from quectel_aio._memory_ports import memory_port_pair
+from quectel_aio._port_backends import _open_failed
 from quectel_aio._ports import BACKENDS, open_port
 
 from .conftest import ALL_BACKENDS, SERIAL_BACKENDS
@@ -143,6 +146,28 @@ async def test_missing_device_is_modem_unavailable(backend: str) -> None:
     with pytest.raises(ModemUnavailable, match=path) as info:
         await open_port(path, backend=backend)
     assert info.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("backend", ["auto", *SERIAL_BACKENDS])
+async def test_a_missing_device_error_says_what_to_check(backend: str) -> None:
+    with pytest.raises(ModemUnavailable, match=r"no such device: is the module connected.*dmesg"):
+        await open_port("/dev/quectel-aio-no-such-device", backend=backend)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        PermissionError(errno.EACCES, "Permission denied"),
+        serial.SerialException(
+            errno.EACCES, "could not open port /dev/ttyUSB2: [Errno 13] Permission denied"
+        ),
+    ],
+)
+def test_a_device_without_permission_says_how_to_get_it(exc: OSError) -> None:
+    # Tests run as root here, so the error is built from the exception an open raises.
+    error = _open_failed("/dev/ttyUSB2", exc)
+    assert str(error).startswith("cannot open /dev/ttyUSB2: permission denied")
+    assert "dialout" in str(error)
 
 
 @pytest.mark.parametrize("backend", SERIAL_BACKENDS)
