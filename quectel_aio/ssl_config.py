@@ -137,7 +137,7 @@ class SSLConfig:
     """What the module's TLS stack must enforce for a connection.
 
     Credentials can come from host files, bytes, or files already on the
-    module. Uploads use content-addressed names (``UFS:ca_<sha256>.pem``), so
+    module. Uploads use content-addressed names (``UFS:ca_<sha256 prefix>.pem``), so
     identical bytes are uploaded once per :class:`~quectel_aio.Modem`
     (a file found under such a name is replaced, never trusted).
 
