@@ -81,6 +81,9 @@ class CommandError(QuectelError):
         code: the numeric error code if known (CME code or the
             ``AT+QIGETERROR`` code), else ``None``.
         text: a human-readable description of the code, if known.
+
+    The message is ``"<command> failed: <result> (code <code>: <text>)"``,
+    followed by ``context`` if given (what the command was doing, what to check).
     """
 
     def __init__(
@@ -89,6 +92,8 @@ class CommandError(QuectelError):
         result: str,
         code: int | None = None,
         text: str = "",
+        *,
+        context: str = "",
     ) -> None:
         self.command = command
         self.result = result
@@ -100,7 +105,19 @@ class CommandError(QuectelError):
             detail += f": {text})" if text else ")"
         elif text:
             detail += f" ({text})"
-        super().__init__(f"{command} failed: {detail}")
+        super().__init__(f"{command} failed: {detail}{context}")
+
+
+#: What to check after an ``AT+QSSLOPEN`` error code, where the code alone leaves it open.
+_OPEN_HINTS = {
+    579: (
+        "the module does not say which check failed: is the server's chain signed by the CA in "
+        "cafile, does its certificate name this host, does its key suit the cipher suite (an ECDSA "
+        "key needs an ECDSA suite) and does it speak TLS 1.2?"
+    ),
+    566: "the server could not be reached, or (on some firmware) the TLS handshake failed",
+    569: "the handshake did not finish within negotiate_time",
+}
 
 
 class SocketOpenError(CommandError):
@@ -108,11 +125,15 @@ class SocketOpenError(CommandError):
 
     Attributes:
         socket_id: the client ID that failed to open.
+        target: ``"host:port"`` of the server, if known.
     """
 
-    def __init__(self, socket_id: int, code: int, text: str = "") -> None:
+    def __init__(self, socket_id: int, code: int, text: str = "", *, target: str = "") -> None:
         self.socket_id = socket_id
-        super().__init__("AT+QSSLOPEN", "+QSSLOPEN", code, text)
+        self.target = target
+        hint = _OPEN_HINTS.get(code)
+        context = (f" opening {target}" if target else "") + (f"; {hint}" if hint else "")
+        super().__init__("AT+QSSLOPEN", "+QSSLOPEN", code, text, context=context)
 
 
 class CommandTimeout(QuectelError, TimeoutError):

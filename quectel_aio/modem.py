@@ -546,6 +546,7 @@ class Modem(ModemStartup, ModemServices):
         self._opening[client_id] = waiter
         self._socket_pdp[client_id] = command.pdp_context_id
         opened = in_use = False
+        target = f"{peername[0]}:{peername[1]}"
 
         def make_transport() -> ModemSocketTransport:
             return ModemSocketTransport(
@@ -570,7 +571,7 @@ class Modem(ModemStartup, ModemServices):
                     raise
                 except CommandError as exc:
                     code = exc.code if exc.code is not None else 0
-                    raise SocketOpenError(client_id, code, exc.text or exc.result) from exc
+                    raise SocketOpenError(client_id, code, exc.text or exc.result, target=target) from exc
             else:
                 await self._channel.execute(command)
                 timeout = command.timeout + self._channel.deadline_for(cmd.Attention())
@@ -580,7 +581,7 @@ class Modem(ModemStartup, ModemServices):
                 except TimeoutError:
                     raise CommandTimeout("+QSSLOPEN", timeout) from None
                 if error != 0:
-                    raise SocketOpenError(client_id, error, error_text(error))
+                    raise SocketOpenError(client_id, error, error_text(error), target=target)
                 transport = make_transport()
             self._sockets[client_id] = transport
             transport._start()

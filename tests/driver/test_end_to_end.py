@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from typing import Literal
 
 import pytest
 
@@ -118,6 +119,23 @@ async def test_untrusted_ca_fails_with_the_modules_code(
     assert "SSL handshake fail" in str(info.value)
     # The failed client ID is free again.
     assert await modem.ssl_state() == []
+
+
+@pytest.mark.parametrize("mode", ["buffer", "transparent"])
+async def test_a_failed_handshake_names_the_server_and_what_to_check(
+    modem: Modem,
+    echo_server: TlsTestServer,
+    untrusted_ca: CertificateAuthority,
+    mode: Literal["buffer", "transparent"],
+) -> None:
+    with pytest.raises(SocketOpenError) as info:
+        await modem.open_connection(
+            ECHO_HOST, echo_server.port, ssl=SSLConfig(cafile=untrusted_ca.cert_pem), mode=mode
+        )
+    message = str(info.value)
+    assert f"{ECHO_HOST}:{echo_server.port}" in message
+    assert "cafile" in message
+    assert info.value.target == f"{ECHO_HOST}:{echo_server.port}"
 
 
 async def test_socket_opens_with_verified_settings_read_back(
