@@ -113,7 +113,14 @@ class ModemByteStream(ByteStream):
     async def receive(self, max_bytes: int = 65536) -> bytes:
         """Return up to ``max_bytes`` received bytes.
 
+        Args:
+            max_bytes: the most bytes to return (at least 1).
+
+        Returns:
+            At least one byte.
+
         Raises:
+            ValueError: ``max_bytes`` is below 1.
             anyio.EndOfStream: the server closed the connection and every byte
                 was delivered.
             anyio.BrokenResourceError: the socket failed.
@@ -132,6 +139,9 @@ class ModemByteStream(ByteStream):
 
     async def send(self, item: bytes) -> None:
         """Send ``item``; returns once the buffered data is below the low-water mark.
+
+        Args:
+            item: the bytes to send.
 
         Raises:
             anyio.BrokenResourceError: the socket failed or the server closed it.

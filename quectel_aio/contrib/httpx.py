@@ -230,6 +230,15 @@ class ModemNetworkBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         """Open a module TLS socket to ``host:port`` and return it as a stream.
 
+        Args:
+            host: server host name (sent for SNI and verified) or IP address.
+            port: server TCP port.
+            timeout: seconds to wait for the socket; ``None`` waits as long as
+                the module takes.
+
+        Returns:
+            The open stream.
+
         Raises:
             httpcore.ConnectTimeout: not open within ``timeout`` seconds.
             httpcore.ConnectError: the module failed to open it (raised from
