@@ -115,6 +115,8 @@ _OPEN_HINTS = {
         "cafile, does its certificate name this host, does its key suit the cipher suite (an ECDSA "
         "key needs an ECDSA suite) and does it speak TLS 1.2?"
     ),
+    561: "is the PDP context active? Activate it first with modem.activate_pdp(1, apn=...)",
+    565: "the module could not resolve the host name",
     566: "the server could not be reached, or (on some firmware) the TLS handshake failed",
     569: "the handshake did not finish within negotiate_time",
 }

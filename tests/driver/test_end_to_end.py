@@ -138,6 +138,16 @@ async def test_a_failed_handshake_names_the_server_and_what_to_check(
     assert info.value.target == f"{ECHO_HOST}:{echo_server.port}"
 
 
+async def test_an_open_without_an_active_pdp_context_says_to_activate_one(
+    device: str, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with Modem.open(device) as fresh:
+        with pytest.raises(SocketOpenError) as info:
+            await fresh.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    assert info.value.code == 561
+    assert "activate_pdp" in str(info.value)
+
+
 async def test_socket_opens_with_verified_settings_read_back(
     modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
 ) -> None:
