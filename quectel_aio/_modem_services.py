@@ -17,7 +17,14 @@ __all__ = ["ModemServices", "PdpContext"]
 
 @dataclass(frozen=True, slots=True)
 class PdpContext:
-    """An activated PDP context, from ``AT+QIACT?``."""
+    """An activated PDP context, from ``AT+QIACT?``.
+
+    Attributes:
+        context_id: the PDP context (1-7).
+        state: 1 activated, 0 deactivated.
+        context_type: 1 IPv4, 2 IPv6, 3 IPv4v6.
+        addresses: the addresses the network assigned.
+    """
 
     context_id: int
     state: int
