@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -137,3 +138,15 @@ def test_cli_main_leaves_the_logging_configuration_as_it_found_it(capsys: pytest
     assert main(["-v", "at", "--port", "/dev/does-not-exist-quectel", "AT"]) == 2
     assert structlog.get_config() == before
     capsys.readouterr()
+
+
+def test_the_readme_names_every_option_of_every_command() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    parser = _build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        assert f"`{name}" in readme, name
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help":
+                    assert f"`{option}`" in readme, (name, option)
