@@ -1,4 +1,4 @@
-"""Every Python snippet in README.md runs, as written, against the emulator.
+"""Every Python snippet in README.md (and the testing package's example) runs as written.
 
 The snippets name example.com, mqtt.example.com and device-api.example.com,
 and CA and client files in the current directory. Here those names map to TLS
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
+import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 import quectel_aio
+import quectel_aio.testing
 from quectel_aio import AccessMode, Modem, SSLConfig
 from quectel_aio.testing import (
     EmulatorConfig,
@@ -179,3 +181,18 @@ async def test_httpx(modem: Modem) -> None:
 async def test_anyio(modem: Modem) -> None:
     namespace = await run("anyio", modem)
     assert namespace["reply"] == b"PING"
+
+
+async def test_the_testing_package_example() -> None:
+    doc = quectel_aio.testing.__doc__ or ""
+    lines = doc.split("Example::\n", 1)[1].splitlines()
+    # The example is the indented block after "Example::".
+    end = next(i for i, line in enumerate(lines) if line and not line.startswith(" "))
+    example = textwrap.dedent("\n".join(lines[:end]))
+    code = compile(example, "quectel_aio/testing", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    namespace: dict[str, Any] = {}
+    result = eval(code, namespace)
+    assert result is not None
+    await result
+    writer = namespace["writer"]
+    assert writer.is_closing()  # the modem closed the socket when it closed
