@@ -341,7 +341,7 @@ class Modem(ModemStartup, ModemServices):
     # -- raw commands ----------------------------------------------------------------------
 
     async def command(self, line: str, *, timeout: float = 5.0, wait: bool = True) -> list[str]:
-        """Send one raw AT command and return its information lines.
+        """Send one raw AT command line and return its information lines.
 
         A line is refused, before any byte is sent, when one of its commands
         would start a data phase or transparent mode, or act on what this
@@ -361,14 +361,19 @@ class Modem(ModemStartup, ModemServices):
         dropped: only the ``+QSSLRECV: <n>`` line is returned.
 
         Args:
-            line: the command, e.g. ``"AT+CSQ"`` (printable ASCII, no CR/LF).
+            line: the command line, e.g. ``"AT+CSQ"`` or ``"AT+CSQ;+CREG?"``
+                (printable ASCII, no CR/LF). A line holding a command that
+                would start a data phase, send raw bytes back, enter
+                transparent mode or change how results are framed is refused:
+                use the socket and file API for those.
             timeout: seconds to wait for the final result.
             wait: while a socket holds the port in transparent mode, wait for
                 it (default) or raise :class:`PortBusy` at once.
 
         Raises:
             LocalProtocolError: the line is not printable AT commands, or is
-                refused as above (the message names the API to use).
+                refused as above (the message names the API to use); nothing
+                is sent.
             CommandError: the modem answered ``ERROR`` / ``+CME ERROR``.
             CommandTimeout: no final result in time.
             PortBusy: ``wait`` is false and the port is transparent.
