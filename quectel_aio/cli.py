@@ -31,11 +31,9 @@ from typing import Any
 import structlog
 
 from ._errors import QuectelError
+from .modem import URC_PORTS
 
 __all__ = ["main"]
-
-#: Values of ``--urc-port`` (``AT+QURCCFG="urcport"``), as ``Modem.open(urc_port=...)`` takes them.
-URC_PORTS = ("uart1", "usbat", "usbmodem", "all")
 
 
 def _add_port_options(parser: argparse.ArgumentParser, *, required: bool, wire_trace: bool = True) -> None:

@@ -62,6 +62,9 @@ from .transport import AccessMode, ModemSocketTransport, parse_access_mode
 
 __all__ = ["Modem", "PdpContext"]
 
+#: Values of ``AT+QURCCFG="urcport"`` that ``Modem.open(urc_port=...)`` takes.
+URC_PORTS = ("uart1", "usbat", "usbmodem", "all")
+
 #: Error 563: another connection on the module holds the client ID.
 ERROR_ID_IN_USE = 563
 
@@ -168,7 +171,8 @@ class Modem(ModemStartup, ModemServices):
                 ``False`` (the module's clock is set some other way) emits a
                 :class:`SecurityWarning`.
             urc_port: if set, ``AT+QURCCFG="urcport","<port>"`` is sent at
-                start (``"uart1"`` for the main UART, ``"usbat"`` for USB).
+                start: ``"uart1"`` (the main UART), ``"usbat"``, ``"usbmodem"``
+                or ``"all"``.
             pdp_context_id: PDP context used by sockets unless pinned.
             probe_attempts: ``AT`` probes to try at start, plus one after
                 ``+++`` (typed when the first three go unanswered: left transparent?).
@@ -189,8 +193,10 @@ class Modem(ModemStartup, ModemServices):
                 not answer.
             LocalProtocolError: invalid arguments.
         """
-        if urc_port is not None and urc_port not in ("uart1", "usbat", "usbmodem", "all"):
-            raise LocalProtocolError(f"unknown urc_port {urc_port!r}")
+        if urc_port is not None and urc_port not in URC_PORTS:
+            raise LocalProtocolError(
+                f"unknown urc_port {urc_port!r}: expected {', '.join(URC_PORTS[:-1])} or {URC_PORTS[-1]}"
+            )
         if isinstance(escape_guard_time, bool) or not isinstance(escape_guard_time, int | float):
             raise LocalProtocolError("escape_guard_time must be a number of seconds")
         if not 0 < escape_guard_time <= 10:

@@ -175,6 +175,18 @@ async def test_ssl_must_be_an_sslconfig(modem: Modem, emulator: ModemEmulator) -
     await _refused(emulator, lambda: modem.open_connection(ECHO_HOST, 443, ssl=True))  # type: ignore[arg-type]
 
 
+async def test_an_unknown_urc_port_is_refused_naming_the_valid_ones(device: str) -> None:
+    with pytest.raises(LocalProtocolError, match="uart1, usbat, usbmodem or all"):
+        async with Modem.open(device, urc_port="uart"):
+            pass
+
+
+async def test_the_urc_port_is_set_at_start(device: str, emulator: ModemEmulator) -> None:
+    async with Modem.open(device, urc_port="uart1"):
+        pass
+    assert ("+QURCCFG", ("urcport", "uart1")) in [(c.name, c.params) for c in emulator.command_log]
+
+
 async def test_a_host_ssl_context_is_refused_with_the_way_out(modem: Modem) -> None:
     with pytest.raises(LocalProtocolError, match=r"not SSLContext: .*SSLConfig\(cafile="):
         await modem.open_connection(ECHO_HOST, 443, ssl=ssl.create_default_context())  # type: ignore[arg-type]
