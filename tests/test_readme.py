@@ -196,3 +196,11 @@ async def test_the_testing_package_example() -> None:
     await result
     writer = namespace["writer"]
     assert writer.is_closing()  # the modem closed the socket when it closed
+
+
+def test_the_errors_section_names_every_exception() -> None:
+    section = README.read_text().split("### Errors", 1)[1].split("\n### ", 1)[0]
+    exported = [getattr(quectel_aio, name) for name in quectel_aio.__all__]
+    for error in exported:
+        if isinstance(error, type) and issubclass(error, quectel_aio.QuectelError):
+            assert error is quectel_aio.ProtocolError or f"`{error.__name__}`" in section, error
