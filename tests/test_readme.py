@@ -45,6 +45,7 @@ SNIPPETS = {
     "aiohttp": "ModemConnector(",
     "httpx": "ModemTransport(",
     "anyio": "ModemByteStream.connect",
+    "testing": "emulator.deactivate_pdp(1)",
 }
 
 
@@ -108,15 +109,12 @@ async def modem(stage: Stage) -> AsyncIterator[Modem]:
         yield opened
 
 
-async def run(name: str, modem: Modem) -> dict[str, Any]:
+async def run(name: str, modem: Modem | None = None) -> dict[str, Any]:
     """Run a snippet with top-level ``await``; returns its namespace."""
-    namespace: dict[str, Any] = {
-        "asyncio": asyncio,
-        "quectel_aio": quectel_aio,
-        "modem": modem,
-        "host": "device-api.example.com",
-        "config": SSLConfig(cafile="ca.pem"),
-    }
+    namespace: dict[str, Any] = {"asyncio": asyncio, "quectel_aio": quectel_aio}
+    if modem is not None:
+        # What the snippets take from the text around them.
+        namespace.update(modem=modem, host="device-api.example.com", config=SSLConfig(cafile="ca.pem"))
     code = compile(snippet(name), "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     result = eval(code, namespace)
     if result is not None:
@@ -181,6 +179,12 @@ async def test_httpx(modem: Modem) -> None:
 async def test_anyio(modem: Modem) -> None:
     namespace = await run("anyio", modem)
     assert namespace["reply"] == b"PING"
+
+
+async def test_testing(capsys: pytest.CaptureFixture[str]) -> None:
+    # The snippet brings its own emulator and server.
+    await run("testing")
+    assert "broken: PDP context 1 was deactivated" in capsys.readouterr().out
 
 
 async def test_the_testing_package_example() -> None:

@@ -120,7 +120,10 @@ def make_ca(common_name: str = "quectel-aio test CA", *, key_type: KeyType = "ec
 
     Args:
         common_name: the CA's subject CN.
-        key_type: ``"ec"`` (P-256, fast) or ``"rsa"`` (2048 bit).
+        key_type: ``"ec"`` (P-256, fast) or ``"rsa"`` (2048 bit). The key of
+            the server certificate decides which suites can work:
+            :class:`~quectel_aio.SSLConfig`'s default suite (ECDHE-RSA)
+            needs ``issue_server_cert(..., key_type="rsa")``.
 
     Returns:
         The new :class:`CertificateAuthority`.
@@ -219,7 +222,9 @@ def issue_server_cert(
         not_before: start of validity (default: one day ago). Pass dates in
             the past or future to build expired / not-yet-valid certificates.
         not_after: end of validity (default: in one year).
-        key_type: ``"ec"`` or ``"rsa"``.
+        key_type: ``"ec"`` or ``"rsa"``. An ``"ec"`` server needs an ECDSA
+            suite in the :class:`~quectel_aio.SSLConfig`; its default suite
+            (ECDHE-RSA) needs ``"rsa"``.
         common_name: subject CN (default: the first host name).
 
     Returns:
