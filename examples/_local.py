@@ -93,7 +93,14 @@ async def open_target(args: argparse.Namespace, server: Server) -> AsyncIterator
             except quectel_aio.QuectelError as exc:
                 # A missing or busy device, or a module that does not answer: no traceback.
                 raise SystemExit(f"{type(exc).__name__}: {exc}") from None
-            await modem.activate_pdp(1, apn=args.apn)
+            try:
+                await modem.activate_pdp(1, apn=args.apn)
+            except quectel_aio.QuectelError as exc:
+                # No SIM, no registration or a wrong APN: say so, without a traceback.
+                raise SystemExit(
+                    f"cannot activate PDP context 1 with APN {args.apn!r}: {exc} "
+                    "(check the SIM with AT+CPIN? and registration with AT+CREG?)"
+                ) from None
             yield Target(modem, ssl, getattr(args, "host", "") or "", getattr(args, "tcp_port", 0), None)
         return
     ca = make_ca("examples CA", key_type="rsa")  # RSA: the default suite is ECDHE-RSA

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from quectel_aio.testing import make_ca
+from quectel_aio.testing import ModemEmulator, make_ca
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 #: Runnable examples; modules starting with "_" are their shared helpers.
@@ -62,3 +63,28 @@ def test_example_reports_a_missing_device_without_a_traceback(path: Path, tmp_pa
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
     assert "/dev/does-not-exist-quectel" in result.stderr
+
+
+async def test_an_example_reports_a_refused_pdp_context_without_a_traceback() -> None:
+    emulator = ModemEmulator()
+    emulator.fail_next_command("AT+QIACT=", b"\r\n+CME ERROR: 10\r\n")  # SIM not inserted
+    try:
+        async with emulator.serve_pty() as path:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(EXAMPLES_DIR / "at_session.py"),
+                "--port",
+                path,
+                "--apn",
+                "internet",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await emulator.aclose()
+    assert process.returncode != 0
+    stderr = err.decode()
+    assert "Traceback" not in stderr, stderr
+    assert "AT+QIACT" in stderr
+    assert "internet" in stderr
