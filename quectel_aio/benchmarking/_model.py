@@ -130,7 +130,17 @@ class LinkModel:
 
 
 def jain_index(values: Sequence[float]) -> float:
-    """Jain's fairness index: 1 when all shares are equal, 1/n when one takes all."""
+    """Jain's fairness index: 1 when all shares are equal, 1/n when one takes all.
+
+    Args:
+        values: each party's share (throughput, bytes...).
+
+    Returns:
+        The index, between 1/n and 1.
+
+    Raises:
+        ValueError: ``values`` is empty.
+    """
     if not values:
         raise ValueError("no values")
     total = sum(values)
@@ -141,7 +151,18 @@ def jain_index(values: Sequence[float]) -> float:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile (nearest rank) of ``values``; the median for 0.5."""
+    """The ``fraction`` quantile (nearest rank) of ``values``; the median for 0.5.
+
+    Args:
+        values: the samples.
+        fraction: the quantile, 0 to 1 (0.99 for the 99th percentile).
+
+    Returns:
+        The sample at that rank.
+
+    Raises:
+        ValueError: ``values`` is empty.
+    """
     if not values:
         raise ValueError("no values")
     if fraction == 0.5:

@@ -53,7 +53,15 @@ _READER_LIMIT = 65536
 
 
 def pattern_bytes(offset: int, size: int) -> bytes:
-    """The source pattern from ``offset``: fixed pseudo-random bytes, period 64 KiB."""
+    """The source pattern from ``offset``: fixed pseudo-random bytes, period 64 KiB.
+
+    Args:
+        offset: where in the endless pattern to start.
+        size: how many bytes to return.
+
+    Returns:
+        What a :class:`SourceTarget` sends at that offset.
+    """
     out = bytearray()
     while size > 0:
         start = offset % _PERIOD
