@@ -24,7 +24,7 @@ def tests(session: nox.Session) -> None:
 def compat(session: nox.Session, pins: tuple[str, str]) -> None:
     """The HTTP integrations against the oldest and the newest aiohttp and httpx the extras admit."""
     session.install("-e", ".[test]", *pins)
-    session.run("pytest", "tests/contrib", "tests/test_examples.py", *session.posargs)
+    session.run("pytest", "tests/contrib", "tests/test_examples.py", "tests/test_readme.py", *session.posargs)
 
 
 @nox.session
