@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -150,3 +152,13 @@ def test_the_readme_names_every_option_of_every_command() -> None:
             for option in action.option_strings:
                 if option.startswith("--") and option != "--help":
                     assert f"`{option}`" in readme, (name, option)
+
+
+def test_every_command_line_in_the_readme_parses() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lines = set(re.findall(r"`quectel-aio ([^`<]+)`", readme))
+    assert len(lines) >= 5
+    parser = _build_parser()
+    for line in lines:
+        argv = shlex.split(line.replace("...", "/dev/ttyUSB2"))
+        parser.parse_args(argv)  # exits (a test failure) on an unknown option
