@@ -17,7 +17,7 @@ from quectel_aio.contrib.httpx import ModemTransport
 
 async def main() -> None:
     parser = argument_parser(__doc__, server="https")
-    parser.add_argument("--path", default="/")
+    parser.add_argument("--path", default="/", help="URL path to GET (default /)")
     args = parser.parse_args()
     async with open_target(args, server="https") as target:
         transport = ModemTransport(target.modem, ssl=target.tls())

@@ -78,7 +78,7 @@ async def run(target: Target, path: str, interval: float, count: int, apn: str) 
 
 async def main() -> None:
     parser = argument_parser(__doc__, server="https")
-    parser.add_argument("--path", default="/readings")
+    parser.add_argument("--path", default="/readings", help="URL path to POST the readings to")
     parser.add_argument("--interval", type=float, help="seconds between readings (0.2 emulated, 60 hardware)")
     parser.add_argument("--count", type=int, default=6, help="readings to send (0: forever)")
     args = parser.parse_args()
