@@ -442,7 +442,7 @@ class AtChannel(TransparentChannel):
         """
         self._check_usable()
         if not wait and self._session is not None:
-            raise PortBusy(f"the port is transparent for client {self._core.transparent_client}")
+            raise PortBusy(self._core.transparent_client)
         if (command.expects_prompt or command.expects_connect) and payload is None:
             raise LocalProtocolError(f"{command.at_name} needs a payload")
         await self._lock.acquire()

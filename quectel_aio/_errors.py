@@ -161,7 +161,17 @@ class PortBusy(QuectelError):
 
     While a socket is in transparent access mode the module forwards every
     byte to it, so no AT command can be sent until it leaves that mode.
+
+    Attributes:
+        client_id: the client ID of the socket that holds the port.
     """
+
+    def __init__(self, client_id: int | None) -> None:
+        self.client_id = client_id
+        super().__init__(
+            f"the port is transparent for client {client_id}: commands can go once that socket "
+            "closes or leaves with writer.transport.switch_mode('buffer'); wait=True waits for that"
+        )
 
 
 class SocketBroken(QuectelError, ConnectionResetError):

@@ -116,7 +116,7 @@ async def test_other_commands_wait_for_the_port_or_raise_port_busy(
     reader, writer = await modem.open_connection(
         ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
     )
-    with pytest.raises(PortBusy):
+    with pytest.raises(PortBusy, match=r"client 0\b.*switch_mode\(.buffer.\)"):
         await modem.command("AT+CSQ", wait=False)
     waiting = asyncio.create_task(modem.command("AT+CSQ"))
     # While the port is transparent the command waits and the socket keeps working.
