@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import inspect
 import re
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,19 @@ def test_the_errors_section_names_every_exception() -> None:
     for error in exported:
         if isinstance(error, type) and issubclass(error, quectel_aio.QuectelError):
             assert error is quectel_aio.ProtocolError or f"`{error.__name__}`" in section, error
+
+
+def test_the_signatures_the_readme_quotes_have_those_defaults() -> None:
+    text = README.read_text()
+    quoted: dict[str, Callable[..., object]] = {
+        "Modem.open(url, *,": Modem.open,
+        "modem.open_connection(host, port, *,": Modem.open_connection,
+    }
+    for prefix, function in quoted.items():
+        (call,) = re.findall(re.escape(prefix) + r"([^`]*)`", text)
+        parameters = inspect.signature(function).parameters
+        defaults = dict(re.findall(r"(\w+)=([^,]+)", call.removesuffix(")")))
+        assert defaults.pop("ssl", "SSLConfig(...)") == "SSLConfig(...)"
+        assert defaults, prefix
+        for name, value in defaults.items():
+            assert repr(parameters[name].default) == value.replace('"', "'"), (prefix, name)
