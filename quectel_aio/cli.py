@@ -259,9 +259,17 @@ def _silent(_text: str) -> None:
     pass
 
 
+#: Options that only apply with ``--port``: without it the command runs its own emulator and server.
+_HARDWARE_ONLY = {"demo": ("url", "cafile"), "bench": ("target", "cafile")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    for name in _HARDWARE_ONLY.get(args.command, ()):
+        if getattr(args, name) is not None and args.port is None:
+            parser.error(f"--{name} needs --port (without it {args.command} runs on an emulator)")
     saved = structlog.get_config()
     _configure_logging(args.verbose, getattr(args, "wire_trace", False))
     try:

@@ -162,3 +162,22 @@ def test_every_command_line_in_the_readme_parses() -> None:
     for line in lines:
         argv = shlex.split(line.replace("...", "/dev/ttyUSB2"))
         parser.parse_args(argv)  # exits (a test failure) on an unknown option
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--url", "https://example.com/"],
+        ["demo", "--cafile", "ca.pem"],
+        ["bench", "--target", "echo.example.com:4433"],
+        ["bench", "--cafile", "ca.pem"],
+    ],
+)
+def test_cli_hardware_options_without_a_port_are_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without --port the command runs its own emulator and server: these would be ignored.
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert f"{argv[1]} needs --port" in capsys.readouterr().err
