@@ -26,8 +26,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from aiohttp.client_proto import ResponseHandler
+try:
+    import aiohttp
+    from aiohttp.client_proto import ResponseHandler
+except ImportError as exc:
+    raise ImportError(
+        "quectel_aio.contrib.aiohttp needs aiohttp: pip install 'quectel-aio[aiohttp]'"
+    ) from exc
 
 from .._errors import LocalProtocolError, QuectelError
 from ..modem import Modem

@@ -33,8 +33,11 @@ import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
-import httpcore
-import httpx
+try:
+    import httpcore
+    import httpx
+except ImportError as exc:
+    raise ImportError("quectel_aio.contrib.httpx needs httpx: pip install 'quectel-aio[httpx]'") from exc
 
 from .._errors import LocalProtocolError, QuectelError
 from ..modem import Modem
