@@ -55,7 +55,6 @@ from ._grammar import error_text, validate_hostname
 from ._modem_services import ModemServices, PdpContext
 from ._modem_startup import ModemStartup
 from ._ports import Port, open_port
-from ._raw_command import check_resource_uses, resource_uses
 from ._ssl_contexts import SslContextTable
 from .ssl_config import SSLConfig
 from .transport import AccessMode, ModemSocketTransport, parse_access_mode
@@ -343,65 +342,6 @@ class Modem(ModemStartup, ModemServices):
             self._on_restart()
         elif isinstance(event, ev.UnknownUrc):
             self.log.debug("urc_ignored", line=event.line[:80].encode("ascii", "backslashreplace").decode())
-
-    # -- raw commands ----------------------------------------------------------------------
-
-    async def command(self, line: str, *, timeout: float = 5.0, wait: bool = True) -> list[str]:
-        """Send one raw AT command line and return its information lines.
-
-        A line is refused, before any byte is sent, when one of its commands
-        would start a data phase or transparent mode, or act on what this
-        modem's sockets hold: ``AT+QSSLRECV`` (with a length), ``AT+QSSLCLOSE``
-        or ``AT+QISWTMD`` on a client ID a socket of this modem holds (open,
-        opening or closing), any ``AT+QSSLOPEN`` (the modem closes opens it did
-        not start), an ``AT+QSSLCFG`` write on an SSL context such a socket
-        uses, or ``AT+QIDEACT`` / ``AT+QIDEACTEX`` / ``AT+CGACT=0`` on a PDP
-        context such a socket uses; so is ``AT+QISDE`` set to anything but the
-        ``payload_echo`` the modem was opened with, and ``AT&D`` other than
-        ``AT&D1`` with ``dtr_escape``. Queries (``AT+QSSLSTATE``,
-        ``AT+QSSLRECV=<id>,0``, ``AT+QSSLCFG="<item>",<ctx>``) are allowed,
-        and so are reads, closes and switches of client IDs this modem does not
-        hold. An ``AT+QSSLCFG`` write on a context no socket uses is sent, and
-        the modem writes that context afresh before its next socket uses it.
-        The data block of an ``AT+QSSLRECV`` answer is read by its length and
-        dropped: only the ``+QSSLRECV: <n>`` line is returned.
-
-        Args:
-            line: the command line, e.g. ``"AT+CSQ"`` or ``"AT+CSQ;+CREG?"``
-                (printable ASCII, no CR/LF). A line holding a command that
-                would start a data phase, send raw bytes back, enter
-                transparent mode or change how results are framed is refused:
-                use the socket and file API for those.
-            timeout: seconds to wait for the final result.
-            wait: while a socket holds the port in transparent mode, wait for
-                it (default) or raise :class:`PortBusy` at once.
-
-        Raises:
-            LocalProtocolError: the line is not printable AT commands, or is
-                refused as above (the message names the API to use); nothing
-                is sent.
-            CommandError: the modem answered ``ERROR`` / ``+CME ERROR``.
-            CommandTimeout: no final result in time.
-            PortBusy: ``wait`` is false and the port is transparent.
-        """
-        command = cmd.Raw(line, timeout)
-        uses = resource_uses(command.line)
-        contexts = [use.ident for use in uses if use.kind == "ssl_context"]
-        # An open takes its SSL context under the table lock: none can start
-        # between the check and the write of a raw AT+QSSLCFG.
-        async with self._contexts.lock if contexts else contextlib.nullcontext():
-            check_resource_uses(
-                uses,
-                client_ids=self._ids.reserved,
-                pdp_contexts=set(self._socket_pdp.values()),
-                ssl_context_in_use=self._contexts.in_use,
-                payload_echo=self._channel.payload_echo,
-                dtr_escape=self._channel.dtr_escape,
-            )
-            for ctx in contexts:
-                self._contexts.forget(ctx)
-            result = await self._channel.execute(command, timeout=timeout, wait=wait)
-        return list(result.lines)
 
     # -- SSL sockets ---------------------------------------------------------------------------------
 
