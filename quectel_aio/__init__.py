@@ -26,7 +26,8 @@ from ._errors import (
     SocketBroken,
     SocketOpenError,
 )
-from ._ufs import ModuleFile
+from ._replies import SslStateInfo
+from ._ufs import FileSpace, ModuleFile
 from .modem import Modem, PdpContext
 from .ssl_config import (
     CIPHER_SUITES,
@@ -48,6 +49,7 @@ __all__ = [
     "CommandError",
     "CommandTimeout",
     "DtlsVersion",
+    "FileSpace",
     "IgnoreCertItem",
     "LocalProtocolError",
     "Modem",
@@ -65,6 +67,7 @@ __all__ = [
     "SecurityWarning",
     "SocketBroken",
     "SocketOpenError",
+    "SslStateInfo",
     "SslVersion",
     "__version__",
 ]

@@ -11,6 +11,7 @@ from ._channel import AtChannel
 from ._client_ids import ClientIds
 from ._errors import CommandError
 from ._raw_command import check_resource_uses, resource_uses
+from ._replies import SslStateInfo
 from ._ssl_contexts import SslContextTable, set_module_clock
 from ._ufs import FileSpace, ModuleFile, delete_file, file_space, list_files, upload_file
 
@@ -211,7 +212,7 @@ class ModemServices:
         """Free and total bytes of the module's UFS (``AT+QFLDS="UFS"``)."""
         return await file_space(self._channel)
 
-    async def ssl_state(self, client_id: int | None = None) -> list[cmd.SslStateInfo]:
+    async def ssl_state(self, client_id: int | None = None) -> list[SslStateInfo]:
         """Socket states reported by ``AT+QSSLSTATE``.
 
         Args:

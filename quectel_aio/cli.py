@@ -6,7 +6,8 @@ Subcommands:
   the driver on the pty's slave path, a verified TLS request through the
   module's SSL socket; prints each step's time, the status line, body size and
   sha256. With ``--port`` it runs against real hardware and a URL instead.
-* ``emulate``: serve an emulated EC200U on a pty; prints ``PTY <path>`` first.
+* ``emulate``: serve an emulated EC200U on a pty; prints ``PTY <path>`` first
+  (``{"pty": "<path>"}`` with ``--json``).
 * ``at``: send raw AT commands to a module.
 * ``info``: model, revision, SIM state, signal quality.
 * ``bench``: throughput of every access mode through the emulator (in its own
@@ -192,7 +193,7 @@ async def _run_emulate(args: argparse.Namespace) -> int:
     emulator = ModemEmulator(EmulatorConfig(echo=not args.no_echo))
 
     def ready(path: str) -> None:
-        print(f"PTY {path}", flush=True)
+        print(json.dumps({"pty": path}) if args.json else f"PTY {path}", flush=True)
 
     await serve_pty_forever(emulator, ready)
     return 0

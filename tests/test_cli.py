@@ -49,12 +49,13 @@ def test_cli_at_reports_a_missing_device(capsys: pytest.CaptureFixture[str]) -> 
     assert "ModemUnavailable" in capsys.readouterr().err
 
 
-@pytest.fixture
-def emulated_port() -> Iterator[str]:
+@pytest.fixture(params=["text", "json"])
+def emulated_port(request: pytest.FixtureRequest) -> Iterator[str]:
     """``quectel-aio emulate`` in its own process; yields the pty path it prints first."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    json_output = request.param == "json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "quectel_aio", "emulate"],
+        [sys.executable, "-m", "quectel_aio", *(["--json"] if json_output else []), "emulate"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -62,8 +63,13 @@ def emulated_port() -> Iterator[str]:
     try:
         assert process.stdout is not None
         first = process.stdout.readline().decode().strip()
-        assert first.startswith("PTY /dev/pts/"), first
-        yield first.split(" ", 1)[1]
+        if json_output:
+            path = json.loads(first)["pty"]
+        else:
+            assert first.startswith("PTY "), first
+            path = first.split(" ", 1)[1]
+        assert path.startswith("/dev/pts/"), first
+        yield path
     finally:
         process.terminate()
         process.wait(timeout=10)
