@@ -208,18 +208,18 @@ class AtChannel(TransparentChannel):
             self._watchdog.cancel()
             self._watchdog = None
         self._fail(ModemUnavailable("the modem was closed"), notify=False)
-        for task in list(self._finishers):
-            task.cancel()
-        if self._escape_task is not None:
-            self._escape_task.cancel()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        for task in list(self._finishers):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._port.aclose()
+        tasks = [*self._finishers, *(t for t in (self._escape_task, self._reader) if t is not None)]
+        try:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                # Not "await task", which would swallow the caller's own cancellation.
+                await asyncio.wait(tasks)
+            for task in tasks:
+                if not task.cancelled():
+                    task.exception()  # the reader's bug was reported when it failed the channel
+        finally:
+            await self._port.aclose()
 
     # -- reading ---------------------------------------------------------------
 
@@ -573,8 +573,8 @@ class AtChannel(TransparentChannel):
         core = self._core
         if core.in_flight is exchange.command:
             core.abandon_command()
-        if core.abandoned is not exchange.command:
-            return
+        if core.abandoned is not exchange.command or self._closed:
+            return  # answered already, or the port is closing: nothing to wait for
         self._current = None
         self._handed_over = True
         self._abandoned_payload = exchange.payload

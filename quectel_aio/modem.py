@@ -46,7 +46,6 @@ from ._errors import (
     CommandTimeout,
     LocalProtocolError,
     ModemUnavailable,
-    QuectelError,
     SecurityWarning,
     SocketBroken,
     SocketOpenError,
@@ -66,6 +65,8 @@ URC_PORTS = ("uart1", "usbat", "usbmodem", "all")
 
 #: Error 563: another connection on the module holds the client ID.
 ERROR_ID_IN_USE = 563
+#: Seconds :meth:`Modem.aclose` gives its sockets, all together, to flush and close.
+DEFAULT_CLOSE_TIMEOUT = 15.0
 
 _log = structlog.get_logger("quectel_aio.modem")
 
@@ -90,8 +91,10 @@ class Modem(ModemStartup, ModemServices):
         escape_guard_time: float = 1.0,
         dtr_escape: bool = False,
         unprotected_uart_ok: bool = False,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         self._port = port
+        self._close_timeout = close_timeout
         self._channel = AtChannel(
             port,
             self._on_unsolicited,
@@ -147,6 +150,7 @@ class Modem(ModemStartup, ModemServices):
         escape_guard_time: float = 1.0,
         dtr_escape: bool = False,
         unprotected_uart_ok: bool = False,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> AsyncIterator[Modem]:
         """Open the modem on ``url`` and initialise it.
 
@@ -183,6 +187,8 @@ class Modem(ModemStartup, ModemServices):
             unprotected_uart_ok: allow push and transparent mode on a UART
                 opened without RTS/CTS, where a byte the host misses is lost
                 unnoticed (refused otherwise; emits a :class:`SecurityWarning`).
+            close_timeout: seconds the sockets get, all together, to flush
+                and close when the modem closes (see :meth:`aclose`).
 
         Yields:
             The initialised :class:`Modem`; it is closed on exit.
@@ -200,6 +206,12 @@ class Modem(ModemStartup, ModemServices):
             raise LocalProtocolError("escape_guard_time must be a number of seconds")
         if not 0 < escape_guard_time <= 10:
             raise LocalProtocolError("escape_guard_time must be in (0, 10] seconds")
+        if (
+            isinstance(close_timeout, bool)
+            or not isinstance(close_timeout, int | float)
+            or not 0 <= close_timeout < float("inf")
+        ):
+            raise LocalProtocolError("close_timeout must be a finite number of seconds, 0 or more")
         if not sync_clock:
             warnings.warn(
                 "sync_clock=False: certificate dates are checked against whatever the module "
@@ -227,6 +239,7 @@ class Modem(ModemStartup, ModemServices):
             escape_guard_time=escape_guard_time,
             dtr_escape=dtr_escape,
             unprotected_uart_ok=unprotected_uart_ok,
+            close_timeout=close_timeout,
         )
         if unprotected_uart_ok and port.unprotected_uart:
             warnings.warn(
@@ -246,28 +259,56 @@ class Modem(ModemStartup, ModemServices):
         finally:
             await modem.aclose()
 
-    async def aclose(self) -> None:
-        """Close every socket (``AT+QSSLCLOSE``), then the port. Idempotent."""
+    async def aclose(self, *, timeout: float | None = None) -> None:
+        """Close every socket (``AT+QSSLCLOSE``), then the port. Idempotent.
+
+        The sockets flush their queued writes and close concurrently, under
+        one deadline for all of them. Past it the port is closed anyway:
+        unsent bytes are dropped, and a socket whose ``AT+QSSLCLOSE`` has
+        not been answered stays open on the module until its peer closes it
+        or the module restarts (a later run skips its client ID). A
+        cancelled call closes the port at once, then re-raises the
+        cancellation.
+
+        Args:
+            timeout: seconds the sockets get to flush and close; ``None``
+                uses the ``close_timeout`` given to :meth:`open`.
+        """
         if self._closed:
             return
         self._closed = True
-        transports = list(self._sockets.values())
-        for transport in transports:
-            transport.close()
-        for transport in transports:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(15):
-                    await transport._wait_finished()
-        if self._reinit_task is not None:
-            self._reinit_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, QuectelError):
-                await self._reinit_task
-        for future in self._opening.values():
-            if not future.done():
-                future.cancel()
-        await self._channel.aclose()
+        limit = self._close_timeout if timeout is None else timeout
+        closing: list[asyncio.Task[None]] = []
         for transport in list(self._sockets.values()):
-            transport._broken(ModemUnavailable("the modem was closed"))
+            transport.close()
+            if transport._closing_task is not None and not transport._closing_task.done():
+                closing.append(transport._closing_task)
+        try:
+            if closing:
+                _, late = await asyncio.wait(closing, timeout=limit)
+                if late:
+                    self.log.warning("sockets_not_closed_in_time", count=len(late), timeout=limit)
+        finally:
+            await self._close_port(closing)
+
+    async def _close_port(self, closing: list[asyncio.Task[None]]) -> None:
+        """Stop whatever still runs (socket closes, a restart's re-initialisation), then close the port."""
+        tasks = [*closing] if self._reinit_task is None else [*closing, self._reinit_task]
+        try:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)  # cancelled, each ends at its next step
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # logged where it happened; not "never retrieved"
+        finally:
+            for future in self._opening.values():
+                if not future.done():
+                    future.cancel()
+            await self._channel.aclose()
+            for transport in list(self._sockets.values()):
+                transport._broken(ModemUnavailable("the modem was closed"))
 
     @property
     def transparent_client(self) -> int | None:

@@ -520,11 +520,12 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
             if flush:
                 send_tasks = [t for t in self._tasks if t.get_name().startswith("quectel-aio-send")]
                 for task in send_tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
+                    try:
                         await task
-            for task in list(self._tasks):
-                if task is not asyncio.current_task():
-                    task.cancel()
+                    except asyncio.CancelledError:
+                        if self._closing_task is not None and self._closing_task.cancelling():
+                            raise  # the close itself was cancelled, not only the pump
+            self._cancel_pumps()
             self._fail_pending_switch(SocketBroken(f"client {self._client_id} was closed"))
             if self._channel.transparent_client == self._client_id:
                 async with self._mode_lock:
@@ -537,11 +538,18 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
                 await self._channel.execute(cmd.SslClose(self._client_id, close_timeout))
                 freed = True
         finally:
+            self._cancel_pumps()  # a cancelled close leaves no pump behind
             if self._state is not SocketState.CLOSED:
                 self._state = SocketState.CLOSED
                 self._schedule_connection_lost(self._error)
                 # Unconfirmed, the modem frees the ID on the module before reusing it.
                 self._on_finished(self._client_id, freed)
+
+    def _cancel_pumps(self) -> None:
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
 
     def _fatal(self, exc: Exception) -> None:
         """A pump failed: the socket is unusable; close it on the module too."""
@@ -564,11 +572,10 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
         self._loop.call_soon(self._protocol.connection_lost, exc)
 
     async def _wait_finished(self) -> None:
-        """Wait until the close sequence (if any) is over; used by the modem on shutdown."""
+        """Wait until the close sequence (if any) is over; waiting does not cancel it."""
         task = self._closing_task
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task])
 
     def __repr__(self) -> str:
         return f"<ModemSocketTransport client_id={self._client_id} state={self._state.value}>"

@@ -1,0 +1,131 @@
+"""Closing the modem: one deadline for every socket, and the port is always closed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from quectel_aio import LocalProtocolError, Modem, ModemUnavailable, SSLConfig
+from quectel_aio._ports import Port, open_port
+from quectel_aio.testing import ModemEmulator, TlsTestServer
+
+from .conftest import ECHO_HOST
+from .helpers import FAST_MARGIN, count, eventually
+
+SOCKETS = 3
+
+
+@pytest.fixture
+async def lost_exceptions() -> AsyncIterator[list[str]]:
+    """What asyncio reports as never retrieved (tasks and futures) while the test runs."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        yield reported
+    finally:
+        loop.set_exception_handler(previous)
+
+
+@contextlib.asynccontextmanager
+async def _sockets(
+    device: str, echo_server: TlsTestServer, ssl_config: SSLConfig, close_timeout: float = 15.0
+) -> AsyncIterator[
+    tuple[Port, contextlib.AbstractAsyncContextManager[Modem], Modem, list[asyncio.StreamWriter]]
+]:
+    """A modem (entered by hand, so a test can time its exit) with ``SOCKETS`` open sockets."""
+    port = await open_port(device)
+    opening = Modem.open(port, margin=FAST_MARGIN, close_timeout=close_timeout)
+    modem = await opening.__aenter__()
+    try:
+        await modem.activate_pdp(1, apn="internet")
+        writers = []
+        for _ in range(SOCKETS):
+            _, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+            writers.append(writer)
+        yield port, opening, modem, writers
+    finally:
+        await modem.aclose()  # no-op when the test closed it
+
+
+def _assert_closed(port: Port, writers: list[asyncio.StreamWriter]) -> None:
+    with pytest.raises(ModemUnavailable):
+        port.write(b"AT\r")
+    assert all(writer.transport.is_closing() for writer in writers)
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["idle", "writes queued"])
+async def test_a_silent_module_holds_up_the_exit_only_for_close_timeout(
+    emulator: ModemEmulator,
+    device: str,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    lost_exceptions: list[str],
+    queued: bool,
+) -> None:
+    # Each AT+QSSLCLOSE waits its 10 s maximum response time, one after the
+    # other: with one deadline per socket, twelve sockets kept the exit of
+    # "async with Modem.open()" waiting for minutes.
+    async with _sockets(device, echo_server, ssl_config, close_timeout=0.3) as (port, opening, _, writers):
+        emulator.detach_sink()  # the module hangs: it reads, but answers nothing
+        if queued:
+            for writer in writers:
+                writer.write(os.urandom(5000))
+            await eventually(lambda: count(emulator, "+QSSLSEND") >= 1, what="a send on the wire")
+        async with asyncio.timeout(5):
+            await opening.__aexit__(None, None, None)
+            for writer in writers:
+                await writer.wait_closed()
+        _assert_closed(port, writers)
+    del writers
+    gc.collect()
+    assert lost_exceptions == []
+
+
+async def test_sends_failing_at_close_are_given_up_at_the_deadline(
+    emulator: ModemEmulator,
+    device: str,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    lost_exceptions: list[str],
+) -> None:
+    # A peer that reads nothing: the module's send buffer stays full, every
+    # chunk gets SEND FAIL, and each socket's flush would retry for 30 s.
+    async with _sockets(device, echo_server, ssl_config) as (port, _, modem, writers):
+        emulator.fail_next_sends(10**6)
+        for writer in writers:
+            writer.write(os.urandom(3000))
+        await eventually(lambda: emulator._faults.fail_sends <= 10**6 - SOCKETS, what="every socket refused")
+        async with asyncio.timeout(5):
+            await modem.aclose(timeout=0.3)
+        _assert_closed(port, writers)
+    del writers
+    gc.collect()
+    assert lost_exceptions == []
+
+
+async def test_a_cancelled_close_still_closes_the_port(
+    emulator: ModemEmulator, device: str, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    async with _sockets(device, echo_server, ssl_config) as (port, _, modem, writers):
+        emulator.detach_sink()
+        closing = asyncio.create_task(modem.aclose())
+        await eventually(lambda: modem._closed, what="the close under way")
+        closing.cancel()
+        async with asyncio.timeout(5):
+            with pytest.raises(asyncio.CancelledError):
+                await closing  # the cancellation is not swallowed by the wait for the sockets
+        _assert_closed(port, writers)
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), True, "1"])
+async def test_close_timeout_must_be_seconds(device: str, value: object) -> None:
+    with pytest.raises(LocalProtocolError, match="close_timeout"):
+        async with Modem.open(device, close_timeout=value):  # type: ignore[arg-type]
+            pass
