@@ -402,6 +402,11 @@ class AtChannel(TransparentChannel):
         self._read_gate.set()
         if session is not None:
             session.transparent_ended("FAILED")
+        if self._session_owns_lock:
+            # No OK or NO CARRIER can end the session now: whoever waits for
+            # the port takes it and hears of the failure.
+            self._session_owns_lock = False
+            self._lock.release()
         if notify:
             self._on_failure(exc)
 

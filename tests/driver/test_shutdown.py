@@ -12,7 +12,8 @@ import pytest
 
 from quectel_aio import LocalProtocolError, Modem, ModemUnavailable, SSLConfig
 from quectel_aio._ports import Port, open_port
-from quectel_aio.testing import ModemEmulator, TlsTestServer
+from quectel_aio.testing import ModemEmulator, TlsTestServer, open_pty_pair
+from quectel_aio.testing._serve import PtyServer
 
 from .conftest import ECHO_HOST
 from .helpers import FAST_MARGIN, count, eventually
@@ -81,7 +82,7 @@ async def test_a_silent_module_holds_up_the_exit_only_for_close_timeout(
         async with asyncio.timeout(5):
             await opening.__aexit__(None, None, None)
             for writer in writers:
-                await writer.wait_closed()
+                assert writer.transport.is_closing()
         _assert_closed(port, writers)
     del writers
     gc.collect()
@@ -129,3 +130,33 @@ async def test_close_timeout_must_be_seconds(device: str, value: object) -> None
     with pytest.raises(LocalProtocolError, match="close_timeout"):
         async with Modem.open(device, close_timeout=value):  # type: ignore[arg-type]
             pass
+
+
+@pytest.mark.parametrize("end", ["unplugged", "closed"])
+async def test_a_command_waiting_behind_a_transparent_socket_fails_when_the_port_goes(
+    emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig, end: str
+) -> None:
+    # The session holds the port until the module says it ended; a port that
+    # fails, or a close whose +++ the module never answers, ends it without that.
+    pair = open_pty_pair()
+    server = PtyServer(emulator, pair)
+    server.start()
+    try:
+        async with Modem.open(pair.path, margin=FAST_MARGIN, close_timeout=0.3) as modem:
+            await modem.activate_pdp(1, apn="internet")
+            _, writer = await modem.open_connection(
+                ECHO_HOST, echo_server.port, ssl=ssl_config, mode="transparent"
+            )
+            waiting = asyncio.create_task(modem.command("AT+CSQ"))
+            await eventually(lambda: modem._channel._lock.waiting > 0, what="the command waits for the port")
+            if end == "unplugged":
+                await server.aclose()
+            else:
+                emulator.detach_sink()
+                await modem.aclose()
+            async with asyncio.timeout(5):
+                with pytest.raises(ModemUnavailable):
+                    await waiting
+                assert writer.transport.is_closing()
+    finally:
+        await server.aclose()
