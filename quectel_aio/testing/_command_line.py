@@ -5,7 +5,9 @@ other with no separator (``ATE0V1``, ``ATE0&W``: a letter, or ``&`` and a
 letter, then an optional number; ``S<n>=<v>`` and ``S<n>?``), an extended
 command (``+NAME...``) runs to the next ``;`` outside quotes or to the end of
 the line (``AT+IPR=921600;&W``, ``AT+CSQ;+CREG?``), and ``D`` (dial) likewise.
-A ``;`` inside a quoted parameter separates nothing. A basic command followed
+A ``;`` inside a quoted parameter separates nothing. Spaces outside quoted
+strings are ignored (V.250 §5.2.1: ``AT+CSQ; +CREG?``, ``AT+CMEE = 2``), except
+one inside a number (``1 0``), which makes the command malformed. A basic command followed
 by anything else (``ATE=1``, ``ATI?``) and text that starts no command are kept,
 up to the next ``;``, as one command the parser or its handler then refuses, so
 nothing of a malformed command runs.
@@ -40,6 +42,21 @@ def _segment_end(body: str, pos: int) -> int:
     return len(body)
 
 
+def _drop_spaces(body: str) -> str:
+    """``body`` without the spaces V.250 ignores (outside quotes, not inside a number)."""
+    kept: list[str] = []
+    quoted = False
+    for index, char in enumerate(body):
+        if char == '"':
+            quoted = not quoted
+        elif char == " " and not quoted:
+            in_number = bool(kept) and kept[-1].isdigit() and body[index:].lstrip(" ")[:1].isdigit()
+            if not in_number:
+                continue  # one space is kept inside a number: "1 0" is no number
+        kept.append(char)
+    return "".join(kept)
+
+
 def split_command_line(body: str) -> list[str]:
     """The commands of one line, in order, each without ``AT``.
 
@@ -49,6 +66,8 @@ def split_command_line(body: str) -> list[str]:
     Returns:
         At least one command: ``[""]`` for a bare ``AT``.
     """
+    if " " in body:
+        body = _drop_spaces(body)
     if body[:1] == "+" and ";" not in body:
         return [body]  # the usual line: one extended command
     commands: list[str] = []

@@ -36,6 +36,17 @@ from .helpers import echo_off, memory_host, xor16
         ("S0=1V1", ["S0=1", "V1"]),
         ("D123;", ["D123"]),
         ("?;+CSQ", ["?", "+CSQ"]),
+        # V.250: spaces outside quoted strings are ignored, except inside a number.
+        (" ", [""]),
+        ("+CSQ ", ["+CSQ"]),
+        ("+CSQ; +CREG?", ["+CSQ", "+CREG?"]),
+        (" +CMEE = 2 ; +CMEE ?", ["+CMEE=2", "+CMEE?"]),
+        ("E0 V1", ["E0", "V1"]),
+        ("E 0 &W", ["E0", "&W"]),
+        ('+QICSGP=1, 1, "a b; c", "", ""', ['+QICSGP=1,1,"a b; c","",""']),
+        ("+QSSLRECV=0, 1500", ["+QSSLRECV=0,1500"]),
+        ("+CMEE=1 0", ["+CMEE=1 0"]),
+        ("+CMEE=1   0;+CSQ", ["+CMEE=1 0", "+CSQ"]),
     ],
 )
 def test_split_command_line(body: str, commands: list[str]) -> None:
@@ -62,13 +73,35 @@ COMPOUND_EXPECTED = (
 )
 
 
-async def _run_script(pieces: list[bytes]) -> bytes:
+SPACED_SCRIPT = (
+    b"ATE0\r"
+    b"AT+CSQ; +CREG?\r"
+    b"AT +CMEE = 2 ; +CMEE ?\r"
+    b"at+csq \r"
+    b"AT \r"
+    b'AT+QICSGP=1, 1, "a b; c", "", ""; +QICSGP=1\r'
+    b"AT+CMEE=1 0\r"
+    b"AT E 1 V1 ; +IPR = 921600 ; &W\r"
+)
+SPACED_EXPECTED = (
+    b"ATE0\r\r\nOK\r\n"
+    b"\r\n+CSQ: 24,99\r\n\r\n+CREG: 0,1\r\n\r\nOK\r\n"
+    b"\r\n+CMEE: 2\r\n\r\nOK\r\n"
+    b"\r\n+CSQ: 24,99\r\n\r\nOK\r\n"
+    b"\r\nOK\r\n"
+    b'\r\n+QICSGP: 1,"a b; c","","",0\r\n\r\nOK\r\n'  # spaces inside quotes are kept
+    b"\r\nERROR\r\n"  # a space inside a number is not ignored
+    b"\r\nOK\r\n"
+)
+
+
+async def _run_script(pieces: list[bytes], expected: bytes = COMPOUND_EXPECTED, echo: bool = False) -> bytes:
     out = bytearray()
     complete = asyncio.Event()
 
     def sink(data: bytes) -> None:
         out.extend(data)
-        if len(out) >= len(COMPOUND_EXPECTED):
+        if len(out) >= len(expected):
             complete.set()
 
     emu = ModemEmulator(EmulatorConfig(emit_rdy_on_start=False))
@@ -81,22 +114,32 @@ async def _run_script(pieces: list[bytes]) -> bytes:
             await complete.wait()
         assert emu.ipr == 921600
         assert emu._profile.ipr == 921600  # AT&W stored it
-        assert not emu.echo
+        assert emu.echo is echo
         return bytes(out)
     finally:
         await emu.aclose()
 
 
-async def test_compound_lines_whole_and_byte_by_byte() -> None:
-    assert await _run_script([COMPOUND_SCRIPT]) == COMPOUND_EXPECTED
-    single = [COMPOUND_SCRIPT[i : i + 1] for i in range(len(COMPOUND_SCRIPT))]
-    assert await _run_script(single) == COMPOUND_EXPECTED
+@pytest.mark.parametrize(
+    ("script", "expected", "echo"),
+    [(COMPOUND_SCRIPT, COMPOUND_EXPECTED, False), (SPACED_SCRIPT, SPACED_EXPECTED, True)],
+    ids=["compound", "spaced"],
+)
+async def test_compound_lines_whole_and_byte_by_byte(script: bytes, expected: bytes, echo: bool) -> None:
+    assert await _run_script([script], expected, echo) == expected
+    single = [script[i : i + 1] for i in range(len(script))]
+    assert await _run_script(single, expected, echo) == expected
 
 
-async def test_compound_lines_split_at_every_index() -> None:
-    for cut in range(1, len(COMPOUND_SCRIPT)):
-        pieces = [COMPOUND_SCRIPT[:cut], COMPOUND_SCRIPT[cut:]]
-        assert await _run_script(pieces) == COMPOUND_EXPECTED, cut
+@pytest.mark.parametrize(
+    ("script", "expected", "echo"),
+    [(COMPOUND_SCRIPT, COMPOUND_EXPECTED, False), (SPACED_SCRIPT, SPACED_EXPECTED, True)],
+    ids=["compound", "spaced"],
+)
+async def test_compound_lines_split_at_every_index(script: bytes, expected: bytes, echo: bool) -> None:
+    for cut in range(1, len(script)):
+        pieces = [script[:cut], script[cut:]]
+        assert await _run_script(pieces, expected, echo) == expected, cut
 
 
 async def test_a_data_phase_as_the_last_command_of_a_line() -> None:
@@ -131,6 +174,7 @@ async def test_raw_compound_commands_through_the_pty() -> None:
             assert await modem.command("AT+IPR=921600;&W") == []
             assert emu._profile.ipr == 921600
             assert await modem.command("AT+CSQ;+CREG?") == ["+CSQ: 24,99", "+CREG: 0,1"]
+            assert await modem.command("AT+CSQ; +CREG?") == ["+CSQ: 24,99", "+CREG: 0,1"]
             assert await modem.command('AT+QICSGP=1,1,"a;b","","";+QICSGP=1') == ['+QICSGP: 1,"a;b","","",0']
             with pytest.raises(CommandError):
                 await modem.command("AT+CSQ;+QSSLSTATE=99")
