@@ -305,7 +305,9 @@ class Modem(ModemStartup, ModemServices):
         finally:
             for future in self._opening.values():
                 if not future.done():
-                    future.cancel()
+                    # Not cancel(): the task opening the socket was not cancelled.
+                    future.set_exception(ModemUnavailable("the modem was closed"))
+                    future.exception()  # its open may fail first, on the closed channel
             await self._channel.aclose()
             for transport in list(self._sockets.values()):
                 transport._broken(ModemUnavailable("the modem was closed"))

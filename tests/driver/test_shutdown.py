@@ -160,3 +160,31 @@ async def test_a_command_waiting_behind_a_transparent_socket_fails_when_the_port
                 assert writer.transport.is_closing()
     finally:
         await server.aclose()
+
+
+async def test_an_open_waiting_for_its_handshake_fails_as_unavailable_when_the_modem_closes(
+    emulator: ModemEmulator, device: str, ssl_config: SSLConfig
+) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Modem.open(device, margin=FAST_MARGIN) as modem:
+            await modem.activate_pdp(1, apn="internet")
+            opening = asyncio.create_task(modem.open_connection(ECHO_HOST, port, ssl=ssl_config))
+            await eventually(lambda: bool(held), what="the handshake under way")
+            await modem.aclose(timeout=0.1)
+            async with asyncio.timeout(5):
+                # Not CancelledError: the task that asked was not cancelled.
+                with pytest.raises(ModemUnavailable):
+                    await opening
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
