@@ -126,6 +126,8 @@ class Modem(ModemStartup, ModemServices):
         self._epoch = 0
         self._reinit_task: asyncio.Task[None] | None = None
         self._closed = False
+        #: Resolved once :meth:`aclose` has closed the port.
+        self._port_closed: asyncio.Future[None] | None = None
         self.log = _log.bind(port=port.name)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -260,7 +262,9 @@ class Modem(ModemStartup, ModemServices):
             await modem.aclose()
 
     async def aclose(self, *, timeout: float | None = None) -> None:
-        """Close every socket (``AT+QSSLCLOSE``), then the port. Idempotent.
+        """Close every socket (``AT+QSSLCLOSE``), then the port.
+
+        Idempotent: a call while another one runs returns when the port is closed.
 
         The sockets flush their queued writes and close concurrently, under
         one deadline for all of them. Past it the port is closed anyway:
@@ -275,8 +279,11 @@ class Modem(ModemStartup, ModemServices):
                 uses the ``close_timeout`` given to :meth:`open`.
         """
         if self._closed:
+            if self._port_closed is not None:
+                await asyncio.shield(self._port_closed)  # the close under way
             return
         self._closed = True
+        self._port_closed = port_closed = asyncio.get_running_loop().create_future()
         limit = self._close_timeout if timeout is None else timeout
         closing: list[asyncio.Task[None]] = []
         for transport in list(self._sockets.values()):
@@ -289,9 +296,9 @@ class Modem(ModemStartup, ModemServices):
                 if late:
                     self.log.warning("sockets_not_closed_in_time", count=len(late), timeout=limit)
         finally:
-            await self._close_port(closing)
+            await self._close_port(closing, port_closed)
 
-    async def _close_port(self, closing: list[asyncio.Task[None]]) -> None:
+    async def _close_port(self, closing: list[asyncio.Task[None]], port_closed: asyncio.Future[None]) -> None:
         """Stop whatever still runs (socket closes, a restart's re-initialisation), then close the port."""
         tasks = [*closing] if self._reinit_task is None else [*closing, self._reinit_task]
         try:
@@ -308,7 +315,10 @@ class Modem(ModemStartup, ModemServices):
                     # Not cancel(): the task opening the socket was not cancelled.
                     future.set_exception(ModemUnavailable("the modem was closed"))
                     future.exception()  # its open may fail first, on the closed channel
-            await self._channel.aclose()
+            try:
+                await self._channel.aclose()
+            finally:
+                port_closed.set_result(None)
             for transport in list(self._sockets.values()):
                 transport._broken(ModemUnavailable("the modem was closed"))
 

@@ -188,3 +188,20 @@ async def test_an_open_waiting_for_its_handshake_fails_as_unavailable_when_the_m
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_second_aclose_returns_once_the_port_is_closed(
+    emulator: ModemEmulator, device: str, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    # A signal handler closes the modem while the main task leaves "async with":
+    # the one that comes second must not go on (and reopen the port) before the
+    # first has closed it.
+    async with _sockets(device, echo_server, ssl_config) as (port, _, modem, writers):
+        emulator.detach_sink()
+        first = asyncio.create_task(modem.aclose(timeout=1.0))
+        await eventually(lambda: modem._closed, what="the first close under way")
+        assert not first.done()
+        async with asyncio.timeout(5):
+            await modem.aclose()
+            _assert_closed(port, writers)
+            await first
