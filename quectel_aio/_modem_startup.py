@@ -1,4 +1,4 @@
-"""Start-up, restart and port failure of a :class:`~quectel_aio.Modem`.
+"""Start-up, restart, port failure and shutdown of a :class:`~quectel_aio.Modem`.
 
 The module is probed with ``AT`` (and taken out of a transparent session an
 earlier run left behind with ``+++``), then given the port settings that
@@ -7,6 +7,7 @@ back breaks every socket, forgets the SSL contexts and runs the same start-up
 again. One found only by an SSL context read-back
 (:class:`~quectel_aio._ssl_contexts.SslContextTable`) gets the port settings
 again, and is handled the same way once ``AT+QSSLSTATE`` confirms it.
+Shutdown closes every socket under one deadline, then the port.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = ["ModemStartup"]
 
 
 class ModemStartup(OrphanSockets):
-    """Start-up and restart handling (a mixin of :class:`~quectel_aio.Modem`)."""
+    """Start-up, restart and shutdown (a mixin of :class:`~quectel_aio.Modem`)."""
 
     _channel: AtChannel
     _port: Port
@@ -43,6 +44,8 @@ class ModemStartup(OrphanSockets):
     _sockets: dict[int, ModemSocketTransport]
     _opening: dict[int, asyncio.Future[int]]
     _urc_port: str | None
+    _close_timeout: float
+    _port_closed: asyncio.Future[None] | None
     _epoch: int
     _closed: bool
     _reinit_task: asyncio.Task[None] | None
@@ -213,3 +216,66 @@ class ModemStartup(OrphanSockets):
         for waiter in self._opening.values():
             if not waiter.done():
                 waiter.set_exception(error)
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def aclose(self, *, timeout: float | None = None) -> None:
+        """Close every socket (``AT+QSSLCLOSE``), then the port.
+
+        Idempotent: a call while another one runs returns when the port is closed.
+
+        The sockets flush their queued writes and close concurrently, under
+        one deadline for all of them. Past it the port is closed anyway:
+        unsent bytes are dropped, and a socket whose ``AT+QSSLCLOSE`` has
+        not been answered stays open on the module until its peer closes it
+        or the module restarts (a later run skips its client ID). A
+        cancelled call closes the port at once, then re-raises the
+        cancellation.
+
+        Args:
+            timeout: seconds the sockets get to flush and close; ``None``
+                uses the ``close_timeout`` given to :meth:`open`.
+        """
+        if self._closed:
+            if self._port_closed is not None:
+                await asyncio.shield(self._port_closed)  # the close under way
+            return
+        self._closed = True
+        self._port_closed = port_closed = asyncio.get_running_loop().create_future()
+        limit = self._close_timeout if timeout is None else timeout
+        closing: list[asyncio.Task[None]] = []
+        for transport in list(self._sockets.values()):
+            transport.close()
+            if transport._closing_task is not None and not transport._closing_task.done():
+                closing.append(transport._closing_task)
+        try:
+            if closing:
+                _, late = await asyncio.wait(closing, timeout=limit)
+                if late:
+                    self.log.warning("sockets_not_closed_in_time", count=len(late), timeout=limit)
+        finally:
+            await self._close_port(closing, port_closed)
+
+    async def _close_port(self, closing: list[asyncio.Task[None]], port_closed: asyncio.Future[None]) -> None:
+        """Stop whatever still runs (socket closes, a restart's re-initialisation), then close the port."""
+        tasks = [*closing] if self._reinit_task is None else [*closing, self._reinit_task]
+        try:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)  # cancelled, each ends at its next step
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # logged where it happened; not "never retrieved"
+        finally:
+            for future in self._opening.values():
+                if not future.done():
+                    # Not cancel(): the task opening the socket was not cancelled.
+                    future.set_exception(ModemUnavailable("the modem was closed"))
+                    future.exception()  # its open may fail first, on the closed channel
+            try:
+                await self._channel.aclose()
+            finally:
+                port_closed.set_result(None)
+            for transport in list(self._sockets.values()):
+                transport._broken(ModemUnavailable("the modem was closed"))

@@ -45,7 +45,6 @@ from ._errors import (
     CommandError,
     CommandTimeout,
     LocalProtocolError,
-    ModemUnavailable,
     SecurityWarning,
     SocketBroken,
     SocketOpenError,
@@ -260,67 +259,6 @@ class Modem(ModemStartup, ModemServices):
             yield modem
         finally:
             await modem.aclose()
-
-    async def aclose(self, *, timeout: float | None = None) -> None:
-        """Close every socket (``AT+QSSLCLOSE``), then the port.
-
-        Idempotent: a call while another one runs returns when the port is closed.
-
-        The sockets flush their queued writes and close concurrently, under
-        one deadline for all of them. Past it the port is closed anyway:
-        unsent bytes are dropped, and a socket whose ``AT+QSSLCLOSE`` has
-        not been answered stays open on the module until its peer closes it
-        or the module restarts (a later run skips its client ID). A
-        cancelled call closes the port at once, then re-raises the
-        cancellation.
-
-        Args:
-            timeout: seconds the sockets get to flush and close; ``None``
-                uses the ``close_timeout`` given to :meth:`open`.
-        """
-        if self._closed:
-            if self._port_closed is not None:
-                await asyncio.shield(self._port_closed)  # the close under way
-            return
-        self._closed = True
-        self._port_closed = port_closed = asyncio.get_running_loop().create_future()
-        limit = self._close_timeout if timeout is None else timeout
-        closing: list[asyncio.Task[None]] = []
-        for transport in list(self._sockets.values()):
-            transport.close()
-            if transport._closing_task is not None and not transport._closing_task.done():
-                closing.append(transport._closing_task)
-        try:
-            if closing:
-                _, late = await asyncio.wait(closing, timeout=limit)
-                if late:
-                    self.log.warning("sockets_not_closed_in_time", count=len(late), timeout=limit)
-        finally:
-            await self._close_port(closing, port_closed)
-
-    async def _close_port(self, closing: list[asyncio.Task[None]], port_closed: asyncio.Future[None]) -> None:
-        """Stop whatever still runs (socket closes, a restart's re-initialisation), then close the port."""
-        tasks = [*closing] if self._reinit_task is None else [*closing, self._reinit_task]
-        try:
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks)  # cancelled, each ends at its next step
-            for task in tasks:
-                if task.done() and not task.cancelled():
-                    task.exception()  # logged where it happened; not "never retrieved"
-        finally:
-            for future in self._opening.values():
-                if not future.done():
-                    # Not cancel(): the task opening the socket was not cancelled.
-                    future.set_exception(ModemUnavailable("the modem was closed"))
-                    future.exception()  # its open may fail first, on the closed channel
-            try:
-                await self._channel.aclose()
-            finally:
-                port_closed.set_result(None)
-            for transport in list(self._sockets.values()):
-                transport._broken(ModemUnavailable("the modem was closed"))
 
     @property
     def transparent_client(self) -> int | None:
