@@ -44,6 +44,7 @@ import structlog
 
 from . import _commands as cmd
 from . import _events as ev
+from ._channel_abandon import AbandonedExchanges
 from ._channel_transparent import TransparentChannel, TransparentSession
 from ._connection import ModemConnection
 from ._counting_lock import CountingLock
@@ -64,9 +65,6 @@ __all__ = ["AtChannel", "ExchangeResult", "TransparentSession"]
 
 _log = structlog.get_logger("quectel_aio.modem")
 
-#: Seconds of silence after an abandoned command's deadline before the channel
-#: is trusted again.
-QUIET_PERIOD = 0.5
 #: Before the end of a block a command waits for, the reader wakes once this
 #: many bytes early (three 1 ms slices at 921600 Bd), so the end finds it warm.
 WARM_UP_BYTES = 256
@@ -127,7 +125,7 @@ class _Exchange:
         self.expires_at = 0.0
 
 
-class AtChannel(TransparentChannel):
+class AtChannel(TransparentChannel, AbandonedExchanges):
     """The single owner of the AT port (see the module docstring)."""
 
     def __init__(
@@ -202,6 +200,12 @@ class AtChannel(TransparentChannel):
         if self._closed:
             return
         self._closed = True
+        try:
+            await self._settle_owed_data_phase()
+        finally:
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
         if self._tail_timer is not None:
             self._tail_timer.cancel()
         if self._watchdog is not None:
@@ -551,57 +555,3 @@ class AtChannel(TransparentChannel):
                         if last_code != 0:  # "0,operate successfully" describes no failure
                             code, text = last_code, last_text
         return CommandError(command.label, failure.result, code, text)
-
-    async def _drop_dead_block(self) -> None:
-        """Stop counting a data block the module fell silent in (decision 84).
-
-        A module never pauses inside a block for ``QUIET_PERIOD``; one that
-        does was reset or lost bytes, and its ``RDY`` must be read as a line.
-        """
-        core, port = self._core, self._port
-        while core.in_block:
-            # Bytes the sleeping reader has not taken yet count as arrivals.
-            seen = core.received_total + port.pending
-            await asyncio.sleep(QUIET_PERIOD)
-            if core.in_block and core.received_total + port.pending == seen:
-                self.log.warning("data_block_abandoned", missing=core.bytes_needed)
-                core.abandon_block()
-                self._port.cut_read_short()  # the reader waits for the block's rest
-                self._drain_events()  # a RDY among the bytes counted so far
-
-    def _abandon(self, exchange: _Exchange, deadline: float, reason: str) -> None:
-        """Hand the lock to a finisher that waits out the abandoned command.
-
-        Does nothing when the core already finished the command (its reply
-        arrived before the cancellation took effect).
-        """
-        core = self._core
-        if core.in_flight is exchange.command:
-            core.abandon_command()
-        if core.abandoned is not exchange.command or self._closed:
-            return  # answered already, or the port is closing: nothing to wait for
-        self._current = None
-        self._handed_over = True
-        self._abandoned_payload = exchange.payload
-        done = asyncio.Event()
-        self._abandoned_done = done
-        # A cancelled read at close is routine; a timeout is not.
-        log = self.log.warning if reason == "timeout" else self.log.debug
-        log("command_abandoned", command=exchange.command.label, reason=reason)
-
-        async def finish() -> None:
-            try:
-                try:
-                    async with asyncio.timeout(deadline + QUIET_PERIOD):
-                        await done.wait()
-                except TimeoutError:
-                    await self._drop_dead_block()
-                    self._core.clear_abandoned()
-            finally:
-                self._abandoned_done = None
-                self._abandoned_payload = None
-                self._lock.release()
-
-        task = asyncio.get_running_loop().create_task(finish(), name="quectel-aio-abandon")
-        self._finishers.add(task)
-        task.add_done_callback(self._finishers.discard)

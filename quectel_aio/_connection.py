@@ -192,6 +192,11 @@ class ModemConnection(Recovery, TransparentParsing, BlockParsing):
         return self._command if self._state is ConnectionState.ABANDONED else None
 
     @property
+    def data_phase_owed(self) -> bool:
+        """An abandoned command's prompt (or ``CONNECT``) may still come, and its payload with it."""
+        return self._state is ConnectionState.ABANDONED and self._abandoned_data_phase_pending
+
+    @property
     def payload_echo(self) -> bool:
         """Whether the payload of ``AT+QSSLSEND`` is expected to be echoed."""
         return self._payload_echo

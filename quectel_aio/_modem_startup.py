@@ -228,9 +228,10 @@ class ModemStartup(OrphanSockets):
         one deadline for all of them. Past it the port is closed anyway:
         unsent bytes are dropped, and a socket whose ``AT+QSSLCLOSE`` has
         not been answered stays open on the module until its peer closes it
-        or the module restarts (a later run skips its client ID). A
-        cancelled call closes the port at once, then re-raises the
-        cancellation.
+        or the module restarts (a later run skips its client ID). A send cut
+        off before its ``>`` prompt keeps the port open up to 2 s longer, so
+        the module gets the payload it was promised. A cancelled call closes
+        the port at once, then re-raises the cancellation.
 
         Args:
             timeout: seconds the sockets get to flush and close; ``None``

@@ -12,7 +12,7 @@ import pytest
 
 from quectel_aio import LocalProtocolError, Modem, ModemUnavailable, SSLConfig
 from quectel_aio._ports import Port, open_port
-from quectel_aio.testing import ModemEmulator, TlsTestServer, open_pty_pair
+from quectel_aio.testing import EmulatorConfig, ModemEmulator, TlsTestServer, open_pty_pair
 from quectel_aio.testing._serve import PtyServer
 
 from .conftest import ECHO_HOST
@@ -205,3 +205,22 @@ async def test_a_second_aclose_returns_once_the_port_is_closed(
             await modem.aclose()
             _assert_closed(port, writers)
             await first
+
+
+class TestSlowPrompt:
+    @pytest.fixture
+    def emulator_config(self) -> EmulatorConfig:
+        return EmulatorConfig(host_map={ECHO_HOST: "127.0.0.1"}, prompt_latency=0.3)
+
+    async def test_a_send_cut_off_by_the_deadline_still_gets_its_payload(
+        self, emulator: ModemEmulator, device: str, echo_server: TlsTestServer, ssl_config: SSLConfig
+    ) -> None:
+        # The deadline passes while AT+QSSLSEND waits for its ">" prompt. Left
+        # unanswered, the module takes whatever comes next as that payload: the
+        # next program's AT probes went to the server, and its start-up failed.
+        async with _sockets(device, echo_server, ssl_config, close_timeout=0.05) as (_, _, modem, writers):
+            writers[0].write(b"p" * 1000)
+            await eventually(lambda: count(emulator, "+QSSLSEND") == 1)
+            await modem.aclose()
+        async with Modem.open(device, margin=FAST_MARGIN, probe_attempts=1) as again:
+            assert await again.command("AT") == []
