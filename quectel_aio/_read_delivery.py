@@ -85,14 +85,21 @@ class ReadDelivery:
 
     def _release_held(self) -> None:
         self._release_scheduled = False
-        while self._held and self._reading:
-            if self._state is SocketState.CLOSED or self._aborted:
-                self._held.clear()  # the connection is gone: nothing more reaches the protocol
-                return
+        while self._held and self._reading and not self._gone():
             self._hand_over(self._held.popleft())
+        if self._gone():
+            # Nothing more reaches the protocol, and a held end of stream must
+            # not close the module socket: after a restart its ID may be another's.
+            self._held.clear()
+            self._eof_waiting = False
+            return
         if self._eof_waiting and not self._held and self._reading:
             self._eof_waiting = False
             self._finish_remote_close()
+
+    def _gone(self) -> bool:
+        """The connection ended or was aborted: ``connection_lost`` is (or will be) its last call."""
+        return self._state is SocketState.CLOSED or self._aborted
 
     def _finish_remote_close(self) -> None:
         """The stream ended: ``eof_received`` (after held bytes), then close the module socket."""

@@ -278,8 +278,8 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
 
     def resume_reading(self) -> None:
         """Resume reading (and check the module for data at once)."""
-        if self._reading:
-            return
+        if self._reading or self._state is SocketState.CLOSED:
+            return  # closed: the port and the client ID may be another socket's now
         self._reading = True
         self._schedule_release()
         if self._mode is AccessMode.TRANSPARENT or self._channel.transparent_client == self._client_id:
