@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._buffer import ReceiveBuffer
-from ._commands import Command, SslRecv
+from ._commands import Command
 from ._core_states import (
     BLOCK_ENDS,
     MAX_PAYLOAD_BLOCK,
@@ -42,6 +42,8 @@ class BlockParsing:
     _push_client: int
     _block_trailer_due: bool
     _resync_skip: int
+    #: The largest block the command in flight can read (0: none, or not known).
+    _read_limit: int
 
     # Provided by ModemConnection.
     _collect: Callable[[int], None]
@@ -76,8 +78,9 @@ class BlockParsing:
             # What follows may be the rest of the block (a length digit was
             # lost): server bytes, never to be read as lines. The block is
             # at most what the command asked for, then CR LF (decision 101).
-            command = self._command
-            limit = command.length if isinstance(command, SslRecv) else MAX_PAYLOAD_BLOCK
+            # A raw line's largest read counts as for the modem's own reads; one
+            # that also asks the length query is not known to read a block at all.
+            limit = self._read_limit or MAX_PAYLOAD_BLOCK
             self._resync_skip = max(limit - self._payload_needed, 0) + 2
             raise RemoteProtocolError(
                 "a +QSSLRECV data block is not followed by CR LF and the module's next line: "
