@@ -10,6 +10,7 @@ from . import _commands as cmd
 from ._channel import AtChannel
 from ._client_ids import ClientIds
 from ._errors import CommandError
+from ._ports import Port
 from ._raw_command import check_resource_uses, resource_uses
 from ._replies import SslStateInfo
 from ._ssl_contexts import SslContextTable, set_module_clock
@@ -39,6 +40,7 @@ class ModemServices:
     """The command-level services of the modem (everything but sockets and lifecycle)."""
 
     _channel: AtChannel
+    _port: Port
     _ids: ClientIds
     _contexts: SslContextTable
     _socket_pdp: dict[int, int]
@@ -56,8 +58,9 @@ class ModemServices:
         not start), an ``AT+QSSLCFG`` write on an SSL context such a socket
         uses, or ``AT+QIDEACT`` / ``AT+QIDEACTEX`` / ``AT+CGACT=0`` on a PDP
         context such a socket uses; so is ``AT+QISDE`` set to anything but the
-        ``payload_echo`` the modem was opened with, and ``AT&D`` other than
-        ``AT&D1`` with ``dtr_escape``. Queries (``AT+QSSLSTATE``,
+        ``payload_echo`` the modem was opened with, ``AT&D`` other than
+        ``AT&D1`` with ``dtr_escape``, and ``AT+IFC`` other than ``2,2`` on a
+        port opened with ``rtscts=True``. Queries (``AT+QSSLSTATE``,
         ``AT+QSSLRECV=<id>,0``, ``AT+QSSLCFG="<item>",<ctx>``) are allowed,
         and so are reads, closes and switches of client IDs this modem does not
         hold. An ``AT+QSSLCFG`` write on a context no socket uses is sent, and
@@ -96,6 +99,7 @@ class ModemServices:
                 ssl_context_in_use=self._contexts.in_use,
                 payload_echo=self._channel.payload_echo,
                 dtr_escape=self._channel.dtr_escape,
+                hardware_flow_control=self._port.hardware_flow_control,
             )
             for ctx in contexts:
                 self._contexts.forget(ctx)

@@ -155,10 +155,12 @@ class ResourceUse:
             ``AT+QSSLCLOSE``, ``AT+QISWTMD``), ``"open"`` (``AT+QSSLOPEN``),
             ``"ssl_context"`` (an ``AT+QSSLCFG`` write), ``"pdp"`` (a PDP
             context deactivated: ``AT+QIDEACT``, ``AT+QIDEACTEX``, ``AT+CGACT=0``),
-            ``"payload_echo"`` (``AT+QISDE=<echo>``) or ``"dtr"`` (``AT&D<n>``).
+            ``"payload_echo"`` (``AT+QISDE=<echo>``), ``"dtr"`` (``AT&D<n>``)
+            or ``"flow_control"`` (``AT+IFC=<dce_by_dte>,<dte_by_dce>``).
         ident: the ID (or, for ``"payload_echo"`` and ``"dtr"``, the value) it
-            names; ``None`` when the line does not say which (unreadable, or
-            ``AT+CGACT=0`` without one: every context).
+            names; for ``"flow_control"`` the value both directions are set
+            to. ``None`` when the line does not say which (unreadable, two
+            different flow controls, or ``AT+CGACT=0`` without one: every context).
         name: the command, e.g. ``"AT+QSSLRECV"``.
     """
 
@@ -216,6 +218,10 @@ def resource_uses(line: str) -> list[ResourceUse]:
             uses.append(
                 ResourceUse("payload_echo", _number(fields[0]) if len(fields) == 1 else None, at_name)
             )
+        elif name == "+IFC":
+            directions = {_number(field) for field in fields}
+            both = directions.pop() if len(fields) == 2 and len(directions) == 1 else None
+            uses.append(ResourceUse("flow_control", both, at_name))
         elif name == "+CGACT" and _number(fields[0]) == 0:
             idents = [_number(field) for field in fields[1:]] or [None]
             uses.extend(ResourceUse("pdp", ident, at_name) for ident in idents)
@@ -254,6 +260,7 @@ def check_resource_uses(
     ssl_context_in_use: Callable[[int | None], bool],
     payload_echo: bool,
     dtr_escape: bool,
+    hardware_flow_control: bool = False,
 ) -> None:
     """Refuse a raw line that would act on what the Modem's sockets hold.
 
@@ -264,6 +271,8 @@ def check_resource_uses(
         ssl_context_in_use: whether a socket uses an SSL context (``None``: any).
         payload_echo: the ``AT+QISDE`` setting the parser expects.
         dtr_escape: the Modem leaves transparent mode by DTR (``AT&D1``).
+        hardware_flow_control: the port paces both ways with RTS/CTS, and the
+            module was told to (``AT+IFC=2,2``).
 
     Raises:
         LocalProtocolError: the first use that is refused, and the API to use instead.
@@ -295,6 +304,13 @@ def check_resource_uses(
             raise LocalProtocolError(
                 f"a raw command line cannot change what DTR does ({use.name}): the modem leaves "
                 "transparent mode by dropping DTR (AT&D1); open it without dtr_escape instead"
+            )
+        if use.kind == "flow_control" and hardware_flow_control and use.ident != 2:
+            raise LocalProtocolError(
+                f"a raw command line cannot turn RTS/CTS flow control off ({use.name}): the port was "
+                "opened with rtscts=True and the modem set AT+IFC=2,2; without it the module "
+                "ignores RTS and bytes the host cannot take in time are lost; open the port "
+                "without rtscts instead"
             )
         if use.kind == "ssl_context" and ssl_context_in_use(use.ident):
             raise LocalProtocolError(

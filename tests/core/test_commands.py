@@ -423,6 +423,8 @@ def test_raw_allows_a_semicolon_inside_a_quoted_parameter(line: str) -> None:
         ("AT+CGACT=0,1,3", [("pdp", 1, "AT+CGACT"), ("pdp", 3, "AT+CGACT")]),
         ("AT+CGACT=0", [("pdp", None, "AT+CGACT")]),
         ("AT+CGACT=1,1", []),
+        ("AT+IFC=2,2", [("flow_control", 2, "AT+IFC")]),
+        ("AT+IFC=2,0;+IFC?", [("flow_control", None, "AT+IFC")]),
         ('AT+QICSGP=1,1,"a;+QSSLCLOSE=0","",""', []),
         ("AT+QIACT?;+QSSLSTATE=1", []),
     ],
@@ -434,7 +436,9 @@ def test_raw_names_the_resources_its_commands_act_on(
     assert [(use.kind, use.ident, use.name) for use in found] == uses
 
 
-def _check(line: str, *, payload_echo: bool = False, dtr_escape: bool = False) -> None:
+def _check(
+    line: str, *, payload_echo: bool = False, dtr_escape: bool = False, hardware_flow_control: bool = False
+) -> None:
     check_resource_uses(
         resource_uses(line),
         client_ids={0},
@@ -442,6 +446,7 @@ def _check(line: str, *, payload_echo: bool = False, dtr_escape: bool = False) -
         ssl_context_in_use=lambda ctx: ctx in (None, 0),
         payload_echo=payload_echo,
         dtr_escape=dtr_escape,
+        hardware_flow_control=hardware_flow_control,
     )
 
 
@@ -453,6 +458,9 @@ def _check(line: str, *, payload_echo: bool = False, dtr_escape: bool = False) -
         ("AT&D2", {"dtr_escape": True}, "DTR"),
         ("ATE0&D0", {"dtr_escape": True}, "DTR"),
         ("AT&D", {"dtr_escape": True}, "DTR"),
+        ("AT+IFC=0,0", {"hardware_flow_control": True}, "RTS/CTS"),
+        ("AT+CSQ;+IFC=2,0", {"hardware_flow_control": True}, "RTS/CTS"),
+        ("AT+IFC=2", {"hardware_flow_control": True}, "RTS/CTS"),
         ("AT+QSSLRECV=0,10", {}, "client ID 0"),
         ('AT+QSSLCFG="sni",x,1', {}, "unspecified SSL context"),  # an unreadable context counts as any
     ],
@@ -472,6 +480,8 @@ def test_raw_lines_on_what_the_modem_manages_are_refused(
         ("AT+QISDE?;+QISDE=?", {}),
         ("AT&D1", {"dtr_escape": True}),
         ("AT&D2", {}),
+        ("AT+IFC=2,2;+IFC?;+IFC=?", {"hardware_flow_control": True}),
+        ("AT+IFC=0,0", {}),
         ("AT+QSSLRECV=1,10;+QSSLCLOSE=1;+QISWTMD=1,0", {}),
         ("AT+QSSLRECV=0,0;+QSSLSTATE=0", {}),
         ('AT+QSSLCFG="seclevel",1,0;+QSSLCFG="seclevel",0', {}),

@@ -99,3 +99,18 @@ async def test_rts_cts_is_switched_on_in_the_module_at_start_and_after_a_restart
 async def test_no_flow_control_setting_is_sent_without_rts_cts(modem: Modem, emulator: ModemEmulator) -> None:
     assert commands(emulator, "+IFC") == []
     assert emulator.ifc == (0, 0)
+
+
+async def test_a_raw_line_cannot_turn_the_modules_flow_control_off(
+    device: str, emulator: ModemEmulator
+) -> None:
+    port = await open_port(device)
+    port.hardware_flow_control = True
+    async with Modem.open(port, margin=3.0) as modem:
+        for line in ("AT+IFC=0,0", "AT+CSQ;+IFC=2,0", "AT+IFC=0"):
+            with pytest.raises(LocalProtocolError, match="RTS/CTS"):
+                await modem.command(line)
+        assert commands(emulator, "+IFC") == [(2, 2)]  # only the modem's own, nothing else went out
+        assert await modem.command("AT+IFC?") == ["+IFC: 2,2"]
+        await modem.command("AT+IFC=2,2")
+        assert emulator.ifc == (2, 2)
