@@ -370,8 +370,9 @@ class Modem(ModemStartup, ModemServices):
             :class:`asyncio.StreamWriter`.
 
         Raises:
-            LocalProtocolError: invalid arguments, or push or transparent
-                mode on a UART without flow control (nothing is sent).
+            LocalProtocolError: invalid arguments, push or transparent mode on
+                a UART without flow control, or transparent mode with
+                ``delete_key_after_handshake`` (nothing is sent).
             SocketOpenError: the module reported ``+QSSLOPEN: <id>,<err>``
                 (``code`` 579 / 566 for a failed handshake or verification).
             CommandError, CommandTimeout, ModemUnavailable: see :meth:`command`.
@@ -436,6 +437,14 @@ class Modem(ModemStartup, ModemServices):
         access_mode = parse_access_mode(mode)
         if access_mode is not AccessMode.BUFFER:
             self._channel.check_unframed_mode_allowed(access_mode.name.lower())
+        if access_mode is AccessMode.TRANSPARENT and ssl.delete_key_after_handshake:
+            # From CONNECT on the port is the socket's: the key could not be
+            # deleted, nor the open return, until the socket left that mode.
+            raise LocalProtocolError(
+                "delete_key_after_handshake cannot open in transparent mode (the port carries the "
+                "socket from the handshake on, so the key could not be deleted); open in buffer mode, "
+                "then writer.transport.switch_mode('transparent')"
+            )
         server = validate_hostname(host)
         pdp = self._default_pdp if pdp_context_id is None else pdp_context_id
         host_is_name = not _is_ip(server)

@@ -173,7 +173,8 @@ class SSLConfig:
         dtls_version: :class:`DtlsVersion` written to the context (inert
             while ``dtls`` is off).
         delete_key_after_handshake: delete the client key file from the
-            module once the handshake is over (re-uploaded for each open).
+            module once the handshake is over (re-uploaded for each open). A
+            socket with it cannot open in transparent mode (switch after the open).
         verify_callback: not supported; anything but ``None`` raises.
         pinned_sha256: not supported; anything but ``None`` raises.
         alpn_protocols: not supported; anything but ``None`` raises.

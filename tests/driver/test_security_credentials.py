@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quectel_aio import Modem, SocketOpenError, SSLConfig
+from quectel_aio import LocalProtocolError, Modem, SocketOpenError, SSLConfig
 from quectel_aio.testing import (
     CertificateAuthority,
     IssuedCert,
@@ -185,3 +185,31 @@ async def test_a_file_planted_under_the_ca_name_is_replaced_not_trusted(
     with pytest.raises(SocketOpenError):
         await modem.open_connection(ECHO_HOST, server.port, ssl=config)
     assert count(emulator, "+QFUPL") == uploads
+
+
+async def test_an_ephemeral_key_is_deleted_before_a_socket_goes_transparent(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority, server_cert: IssuedCert
+) -> None:
+    # Opened in transparent mode, the port would be the socket's from CONNECT
+    # on, and the key could not be deleted (nor the open return) until it left.
+    client = ca.issue_client_cert("ephemeral-key-device", key_type="rsa")
+    config = SSLConfig(
+        cafile=ca.cert_pem, certfile=client.cert_pem, keyfile=client.key_pem, delete_key_after_handshake=True
+    )
+    async with await start_tls_echo_server(
+        server_cert.chain_pem, server_cert.key_pem, client_ca_pem=ca.cert_pem
+    ) as server:
+        before = len(emulator.command_log)
+        async with asyncio.timeout(10):
+            with pytest.raises(LocalProtocolError, match="switch_mode"):
+                await modem.open_connection(ECHO_HOST, server.port, ssl=config, mode="transparent")
+        assert len(emulator.command_log) == before  # refused before any byte went out
+        # What the error suggests: the key goes with the handshake, then the port.
+        reader, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=config)
+        assert _key_files(emulator) == []
+        await writer.transport.switch_mode("transparent")  # type: ignore[attr-defined]
+        writer.write(b"ping")
+        async with asyncio.timeout(10):
+            assert await reader.readexactly(4) == b"ping"
+        writer.close()
+        await writer.wait_closed()
