@@ -279,7 +279,19 @@ class AccessModeSwitching:
     async def _overflow_to_buffer(self) -> None:
         async with self._mode_lock:
             if self._mode is AccessMode.PUSH and not self._reading and self._state is SocketState.OPEN:
-                await self._execute_switch(AccessMode.BUFFER)
+                try:
+                    await self._execute_switch(AccessMode.BUFFER)
+                except QuectelError as exc:
+                    if self.access_mode is not AccessMode.BUFFER and self._state is SocketState.OPEN:
+                        # The module goes on pushing into a paused protocol:
+                        # holding that without bound is no option (decision 45).
+                        error = SocketBroken(
+                            f"client {self._client_id}: cannot pause reading, the switch to "
+                            f"buffer mode failed: {exc}"
+                        )
+                        error.__cause__ = exc
+                        self._fatal(error)
+                        return
                 self._overflowed = True
                 if self._reading_now():
                     # resume_reading() ran while the switch was on its way and
@@ -295,7 +307,12 @@ class AccessModeSwitching:
                     # buffer mode, before the end of the stream.
                     self._doorbell.set()
                     return
-                await self._switch_locked(AccessMode.PUSH)
+                try:
+                    await self._switch_locked(AccessMode.PUSH)
+                except QuectelError as exc:
+                    # Buffer mode reads all the same (a doorbell or the poll).
+                    _log.warning("push_not_restored", client_id=self._client_id, error=str(exc))
+                    self._doorbell.set()
 
     async def _read_rest_in_buffer_mode(self) -> bool:
         """The peer closed a push-mode socket: switch to buffer mode to collect what is left.

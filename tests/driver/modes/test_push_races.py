@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from quectel_aio import Modem, ModemSocketTransport, SSLConfig
+from quectel_aio import Modem, ModemSocketTransport, SocketBroken, SSLConfig
 from quectel_aio.testing import (
     EmulatorConfig,
     IssuedCert,
@@ -223,3 +225,50 @@ async def test_a_protocol_failing_in_data_received_fails_only_its_socket(
     assert modem._channel.failure is None
     writer.close()
     await writer.wait_closed()
+
+
+@pytest.mark.parametrize("refused", ["overflow", "restore"])
+async def test_a_refused_automatic_switch_is_not_lost_in_the_background(
+    modem: Modem,
+    emulator: ModemEmulator,
+    echo_server: TlsTestServer,
+    ssl_config: SSLConfig,
+    refused: str,
+) -> None:
+    # pause_reading() switches a push socket to buffer mode, resume_reading()
+    # back; both run as background tasks. A module that refuses the first
+    # would keep pushing into a paused protocol without bound: the socket
+    # fails instead. One that refuses the second leaves the socket in buffer
+    # mode, which reads all the same. Neither leaves an unretrieved exception.
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="push")
+        transport = _transport(writer)
+        if refused == "overflow":
+            emulator.fail_next_command("AT+QISWTMD")
+            transport.pause_reading()
+            await eventually(lambda: transport.is_closing())
+            with pytest.raises(SocketBroken, match="buffer mode"):
+                await reader.read(1)
+        else:
+            transport.pause_reading()
+            await eventually(lambda: transport.access_mode == 0)
+            emulator.fail_next_command("AT+QISWTMD")
+            transport.resume_reading()
+            await eventually(
+                lambda: not any(t.get_name().startswith("quectel-aio-restore-push") for t in transport._tasks)
+            )
+            writer.write(b"still read")
+            async with asyncio.timeout(5):
+                assert await reader.readexactly(10) == b"still read"
+            assert transport.access_mode == 0
+        writer.close()
+        with contextlib.suppress(SocketBroken):
+            await writer.wait_closed()
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []
