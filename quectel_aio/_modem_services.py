@@ -44,6 +44,7 @@ class ModemServices:
     _ids: ClientIds
     _contexts: SslContextTable
     _socket_pdp: dict[int, int]
+    _pdp_lost: set[int]
 
     # -- raw commands ----------------------------------------------------------------------
 
@@ -121,6 +122,9 @@ class ModemServices:
         """Configure (``AT+QICSGP``) and activate (``AT+QIACT``) a PDP context.
 
         An already active context is left as it is (its APN is not changed).
+        One the network deactivated (``+QIURC: "pdpdeact"``) is deactivated
+        with ``AT+QIDEACT`` first, as the module requires before it activates
+        it again.
 
         Args:
             context_id: the PDP context (1-7).
@@ -141,7 +145,14 @@ class ModemServices:
         configure = cmd.ConfigurePdp(context_id, apn, username, password, authentication, context_type)
         for context in await self.pdp_contexts():
             if context.context_id == context_id:
+                self._pdp_lost.discard(context_id)
                 return context
+        if context_id in self._pdp_lost:
+            # TCP/IP note: after "pdpdeact" the host must deactivate the context
+            # (AT+QIDEACT) before the module activates it again.
+            with contextlib.suppress(CommandError):
+                await self._channel.execute(cmd.DeactivatePdp(context_id))
+            self._pdp_lost.discard(context_id)
         await self._channel.execute(configure)
         await self._channel.execute(cmd.ActivatePdp(context_id))
         for context in await self.pdp_contexts():
@@ -159,6 +170,7 @@ class ModemServices:
             CommandError: the module refused.
         """
         await self._channel.execute(cmd.DeactivatePdp(context_id))
+        self._pdp_lost.discard(context_id)
 
     async def pdp_contexts(self) -> list[PdpContext]:
         """The activated PDP contexts (``AT+QIACT?``)."""

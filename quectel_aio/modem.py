@@ -114,6 +114,8 @@ class Modem(ModemStartup, ModemServices):
             self._retry_quarantine,
         )
         self._socket_pdp: dict[int, int] = {}
+        # PDP contexts the network deactivated and the host has not deactivated since.
+        self._pdp_lost: set[int] = set()
         self._opening: dict[int, asyncio.Future[int]] = {}
         # Socket URCs that arrive after +QSSLOPEN: <id>,0 but before the transport exists.
         self._early: dict[int, list[ev.Unsolicited]] = {}
@@ -314,6 +316,7 @@ class Modem(ModemStartup, ModemServices):
                 self.log.info("closing_late_open", client_id=event.client_id, error=event.error)
         elif isinstance(event, ev.PdpDeactivated):
             self.log.warning("pdp_deactivated", context_id=event.context_id)
+            self._pdp_lost.add(event.context_id)
             for client_id, transport in list(self._sockets.items()):
                 if self._socket_pdp.get(client_id) == event.context_id:
                     # The module keeps the socket (state "closing") until AT+QSSLCLOSE

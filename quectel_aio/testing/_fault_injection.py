@@ -98,6 +98,7 @@ class FaultInjection:
     def deactivate_pdp(self, cid: int) -> None:
         """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs."""
         self.pdp[cid].active = False
+        self.pdp[cid].lost = True
         ids = self.close_context_sockets(cid)
         self.emit_urc(format_line(f'+QIURC: "pdpdeact",{cid}'), general=True)
         for client_id in ids:

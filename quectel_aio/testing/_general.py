@@ -9,7 +9,7 @@ import re
 from .._grammar import ERROR_TEXTS, MAX_PDP_CONTEXT_ID, CommandKind, ParsedCommand
 from ._emulator import ModemEmulator
 from ._registry import register
-from ._sockets import ERR_INVALID_PARAM
+from ._sockets import ERR_INVALID_PARAM, ERR_PDP_NOT_ACTIVE
 from ._wire import ERROR, OK, field_is_quoted, info_ok
 
 __all__ = ["SUPPORTED_RATES"]
@@ -308,7 +308,7 @@ def _fail(emu: ModemEmulator, code: int = ERR_INVALID_PARAM) -> bytes:
 
 @register("+QIACT")
 async def qiact(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
-    """AT+QIACT: activate a PDP context (always succeeds, any APN)."""
+    """AT+QIACT: activate a PDP context (any APN; refused after a network deactivation until AT+QIDEACT)."""
     if cmd.kind is CommandKind.TEST:
         return info_ok([f"+QIACT: (1-{MAX_PDP_CONTEXT_ID})"])
     if cmd.kind is CommandKind.READ:
@@ -321,6 +321,8 @@ async def qiact(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     cid = _single_int(cmd, range(1, MAX_PDP_CONTEXT_ID + 1))
     if cid is None:
         return _fail(emu)
+    if emu.pdp[cid].lost:
+        return _fail(emu, ERR_PDP_NOT_ACTIVE)
     emu.pdp[cid].active = True
     emu.last_error = 0
     return OK
@@ -335,6 +337,7 @@ async def qideact(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     if cid is None:
         return _fail(emu)
     emu.pdp[cid].active = False
+    emu.pdp[cid].lost = False
     for client_id in emu.close_context_sockets(cid):
         emu.emit_urc(f'\r\n+QSSLURC: "closed",{client_id}\r\n'.encode("ascii"))
     emu.last_error = 0

@@ -17,6 +17,9 @@ class PdpContext:
     password: str = ""
     authentication: int = 0
     active: bool = False
+    #: The network deactivated it (``+QIURC: "pdpdeact"``): ``AT+QIACT`` is
+    #: refused until the host has sent ``AT+QIDEACT`` (TCP/IP note §2.5.5).
+    lost: bool = False
 
 
 @dataclass

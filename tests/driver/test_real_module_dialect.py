@@ -298,3 +298,27 @@ async def test_an_allocation_waits_for_a_closing_id_rather_than_try_one_refused_
         for _, writer in streams:
             writer.close()
             await writer.wait_closed()
+
+
+async def test_a_context_the_network_deactivated_is_deactivated_before_it_is_activated_again(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    # TCP/IP note, "pdpdeact": the host must send AT+QIDEACT before the module
+    # activates the context again (the emulator refuses AT+QIACT until then).
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    emulator.deactivate_pdp(1)
+    with pytest.raises(SocketBroken, match="PDP"):
+        await asyncio.wait_for(reader.read(1), 5)
+    writer.close()
+    await modem.activate_pdp(1, apn="internet")
+    names = [entry.name for entry in emulator.command_log]
+    last_deact = len(names) - 1 - names[::-1].index("+QIDEACT")
+    assert last_deact < len(names) - 1 - names[::-1].index("+QIACT")
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+    writer.write(b"ping")
+    assert await asyncio.wait_for(reader.readexactly(4), 5) == b"ping"
+    writer.close()
+    await writer.wait_closed()
+    # A context that was never lost is not deactivated on the way.
+    await modem.activate_pdp(2, apn="internet")
+    assert [entry.params for entry in emulator.command_log if entry.name == "+QIDEACT"] == [(1,)]
