@@ -100,6 +100,13 @@ class TransparentChannel:
             self._escape_sent = False
             response = await self._exchange_locked(command, None, timeout)
             if isinstance(response, ev.CommandSucceeded):
+                if response.result != "CONNECT":
+                    # Only CONNECT turns the port into a raw pipe; after OK the
+                    # module would read the session's bytes as command lines.
+                    raise RemoteProtocolError(
+                        f"{command.at_name} answered {response.result}, not CONNECT: "
+                        "the port is still in command mode"
+                    )
                 if self._session is session:
                     self._session_owns_lock = True
                     entered = True

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from quectel_aio import Modem, ModemSocketTransport, SSLConfig
+from quectel_aio import Modem, ModemSocketTransport, RemoteProtocolError, SSLConfig
 from quectel_aio import _commands as cmd
 from quectel_aio import _events as ev
 from quectel_aio._channel import AtChannel
@@ -212,3 +212,23 @@ async def test_bytes_after_a_late_connect_reach_the_abandoned_session(
     await eventually(lambda: session.ended == ["OK"])
     assert b"".join(session.data) == b"held by the module, then more"
     assert channel.transparent_client is None
+
+
+async def test_ok_instead_of_connect_leaves_the_port_in_command_mode(
+    scripted: tuple[AtChannel, socket.socket],
+) -> None:
+    # Only CONNECT makes the port a raw pipe. Taking an OK for it would hand
+    # the port to a session whose bytes the module reads as command lines.
+    channel, module = scripted
+    session = _Session()
+    entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
+    assert await _received(module) == b"AT+QISWTMD=3,2\r"
+    module.sendall(b"\r\nOK\r\n")
+    with pytest.raises(RemoteProtocolError, match="not CONNECT"):
+        await entering
+    assert channel.transparent_client is None
+    answering = asyncio.create_task(channel.execute(cmd.Attention()))
+    assert await _received(module) == b"AT\r"  # the port is free for commands
+    module.sendall(b"\r\nOK\r\n")
+    async with asyncio.timeout(5):
+        await answering
