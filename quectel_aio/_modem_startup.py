@@ -65,7 +65,9 @@ class ModemStartup(OrphanSockets):
             hint = (
                 f"{heard} bytes came back but no answer: wrong baud rate?"
                 if heard
-                else "nothing came back: is the module on, and is this its AT port?"
+                else "nothing came back: is the module on, and is this its AT port? A module "
+                "still taking the payload of a send a crashed program began answers nothing "
+                "until it is restarted"
             )
             raise ModemUnavailable(
                 f"no answer to AT on {self._port.name} after {attempt + 1} probes and +++; {hint}"
