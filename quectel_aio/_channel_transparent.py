@@ -174,8 +174,16 @@ class TransparentChannel:
         self._port.write(self._core.send_transparent(data))
 
     async def drain(self) -> None:
-        """Wait until the port's write buffer has room again."""
-        await self._port.drain()
+        """Wait until the port's write buffer has room again.
+
+        Bounded like every write on the port: the time the queued bytes need
+        at the line's speed, plus ``write_timeout`` for a link that stopped
+        taking them (a module holding CTS low).
+
+        Raises:
+            ModemUnavailable: the bytes did not leave in time; the port is aborted.
+        """
+        await self._port.drain(timeout=self._write_timeout + self._port.transmit_backlog())
 
     def pause_port_reading(self) -> None:
         """Stop reading the port (transparent mode only: the port is exclusive)."""

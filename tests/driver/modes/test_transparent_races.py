@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from quectel_aio import Modem, ModemSocketTransport, RemoteProtocolError, SSLConfig
+from quectel_aio import Modem, ModemSocketTransport, ModemUnavailable, RemoteProtocolError, SSLConfig
 from quectel_aio import _commands as cmd
 from quectel_aio import _events as ev
 from quectel_aio._channel import AtChannel
+from quectel_aio._memory_ports import memory_port_pair
 from quectel_aio._ports import open_port
 from quectel_aio.testing import ModemEmulator, TlsTestServer
 
@@ -232,3 +233,25 @@ async def test_ok_instead_of_connect_leaves_the_port_in_command_mode(
     module.sendall(b"\r\nOK\r\n")
     async with asyncio.timeout(5):
         await answering
+
+
+async def test_a_transparent_write_the_module_never_takes_fails_the_port() -> None:
+    # A module that holds CTS low (or a bridge that stopped) never takes the
+    # bytes: waiting for room must end, as every other write on the port does.
+    host, module = memory_port_pair(write_buffer_high=1024)
+    failures: list[BaseException] = []
+    channel = AtChannel(host, lambda event: None, failures.append, margin=0.2, write_timeout=0.2)
+    channel.start()
+    try:
+        session = _Session()
+        entering = asyncio.create_task(channel.enter_transparent(cmd.SwitchAccessMode(3, 2), session))
+        assert await module.read() == b"AT+QISWTMD=3,2\r"
+        module.write(b"\r\nCONNECT\r\n")
+        await entering
+        channel.write_transparent(b"x" * 10_000)  # the module reads no more
+        with pytest.raises(ModemUnavailable):
+            async with asyncio.timeout(5):
+                await channel.drain()
+    finally:
+        await channel.aclose()
+        await module.aclose()
