@@ -23,9 +23,13 @@ from ._core_states import (
     parse_length,
 )
 from ._errors import RemoteProtocolError
-from ._events import Event, SslClosed, SslDataAvailable, SslDataPushed, UnknownUrc
+from ._events import Event, SslClosed, SslDataAvailable, SslDataLost, SslDataPushed, UnknownUrc
 
-__all__ = ["BlockParsing"]
+__all__ = ["MAX_SKIPPED_PUSH", "BlockParsing"]
+
+#: The largest push a broken header may announce and still be skipped by count
+#: (beyond it the number is taken for data run into the header).
+MAX_SKIPPED_PUSH = 64 * 1024
 
 
 class BlockParsing:
@@ -128,7 +132,16 @@ class BlockParsing:
             return SslClosed(client) if extra is None else UnknownUrc(text)
         if extra is None:
             return SslDataAvailable(client)
-        count = parse_length(extra, "direct-push")
+        try:
+            count = parse_length(extra, "direct-push")
+        except RemoteProtocolError as exc:
+            # A length too large (or a header whose LF was lost, so that data
+            # digits run into it): the block is the server's bytes. Skip it by
+            # its count where that is a number, never read it as lines.
+            digits = extra.strip()
+            if digits.isascii() and digits.isdigit() and len(digits) <= 6 and int(digits) <= MAX_SKIPPED_PUSH:
+                self._start_payload("drop", int(digits), text)
+            return SslDataLost(client, str(exc))
         if count == 0:
             return SslDataPushed(client, b"")
         self._start_payload("push", count, text)

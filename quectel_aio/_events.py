@@ -52,6 +52,7 @@ __all__ = [
     "Response",
     "SslClosed",
     "SslDataAvailable",
+    "SslDataLost",
     "SslDataPushed",
     "SslOpened",
     "TransparentData",
@@ -236,6 +237,18 @@ class SslDataPushed(Unsolicited):
 
     client_id: int
     data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SslDataLost(Unsolicited):
+    """A direct-push header for ``client_id`` whose length cannot be read: its data is gone.
+
+    The block is skipped by its announced length when that is a number, so
+    nothing in it is read as module output; the socket's stream has a hole.
+    """
+
+    client_id: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

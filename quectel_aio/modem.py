@@ -281,7 +281,7 @@ class Modem(ModemStartup, ModemServices):
 
     def _on_unsolicited(self, event: ev.Unsolicited) -> None:
         if (
-            isinstance(event, ev.SslDataPushed | ev.SslClosed)
+            isinstance(event, ev.SslDataPushed | ev.SslClosed | ev.SslDataLost)
             and event.client_id not in self._sockets
             and event.client_id in self._opening
         ):
@@ -298,16 +298,12 @@ class Modem(ModemStartup, ModemServices):
             transport = self._sockets.get(event.client_id)
             if transport is not None:
                 transport._data_available()
-        elif isinstance(event, ev.SslDataPushed):
+        elif isinstance(event, ev.SslDataPushed | ev.SslClosed | ev.SslDataLost):
             transport = self._sockets.get(event.client_id)
             if transport is not None:
-                transport._data_pushed(event.data)
-            else:
+                transport._socket_event(event)
+            elif isinstance(event, ev.SslDataPushed):
                 self.log.warning("push_for_unknown_socket", client_id=event.client_id, size=len(event.data))
-        elif isinstance(event, ev.SslClosed):
-            transport = self._sockets.get(event.client_id)
-            if transport is not None:
-                transport._remote_close()
         elif isinstance(event, ev.SslOpened):
             waiter = self._opening.get(event.client_id)
             if waiter is not None and not waiter.done():
@@ -540,10 +536,7 @@ class Modem(ModemStartup, ModemServices):
             self._sockets[client_id] = transport
             transport._start()
             for early in self._early.pop(client_id, []):
-                if isinstance(early, ev.SslDataPushed):
-                    transport._data_pushed(early.data)
-                elif isinstance(early, ev.SslClosed):
-                    transport._remote_close()
+                transport._socket_event(early)
             opened = True
             self._ids.foreign.discard(client_id)
             self.log.info("socket_opened", client_id=client_id, ssl_ctx=ctx, mode=access_mode.name.lower())

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from . import _commands as cmd
+from . import _events as ev
 from ._access_modes import AccessMode, AccessModeSwitching, SocketState, parse_access_mode
 from ._counting_lock import CountingLock
 from ._errors import (
@@ -189,6 +190,17 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
             self._not_made.append(data)  # data_received only after connection_made
             return
         self._deliver(data)
+
+    def _socket_event(self, event: ev.Unsolicited) -> None:
+        """A URC about this socket: pushed data, its close, or pushed data lost on the link."""
+        if isinstance(event, ev.SslDataPushed):
+            self._data_pushed(event.data)
+        elif isinstance(event, ev.SslClosed):
+            self._remote_close()
+        elif isinstance(event, ev.SslDataLost) and self._state is not SocketState.CLOSED:
+            self._fatal(
+                SocketBroken(f"client {self._client_id}: pushed data was lost on the link ({event.reason})")
+            )
 
     def _remote_close(self) -> None:
         self._remote_closed = True

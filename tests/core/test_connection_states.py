@@ -18,6 +18,7 @@ from quectel_aio._events import (
     PromptReceived,
     SslClosed,
     SslDataAvailable,
+    SslDataLost,
     SslDataPushed,
     SslOpened,
     UnknownUrc,
@@ -289,10 +290,6 @@ def test_over_long_complete_line() -> None:
         b"+QSSLRECV: 4097",
         b"+QSSLRECV: 99999",
         b"+QSSLRECV: 00001",
-        b'+QSSLURC: "recv",1,4097',
-        b'+QSSLURC: "recv",1,12345',
-        b'+QSSLURC: "recv",1,x',
-        b'+QSSLURC: "recv",1,-1',
     ],
 )
 def test_bad_length_headers(header: bytes) -> None:
@@ -306,6 +303,23 @@ def test_bad_length_headers(header: bytes) -> None:
     assert state_of(conn) is ConnectionState.ABANDONED
     assert drain(conn) == []
     assert state_of(conn) is ConnectionState.IDLE
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'+QSSLURC: "recv",1,4097',
+        b'+QSSLURC: "recv",1,12345',
+        b'+QSSLURC: "recv",1,x',
+        b'+QSSLURC: "recv",1,-1',
+    ],
+)
+def test_bad_push_length_headers_report_the_data_lost(header: bytes) -> None:
+    conn = ModemConnection()
+    conn.receive_data(b"\r\n" + header + b"\r\n")
+    event = conn.next_event()
+    assert isinstance(event, SslDataLost)
+    assert event.client_id == 1
 
 
 def test_length_cap_accepts_4096() -> None:

@@ -13,6 +13,7 @@ from quectel_aio._events import (
     Event,
     ModemReady,
     SslClosed,
+    SslDataLost,
     SslDataPushed,
     UnknownUrc,
 )
@@ -299,3 +300,49 @@ def test_a_raw_line_that_reads_no_block_takes_recv_lines_as_they_are(line: str) 
     assert assert_split_invariant([Send(command), Rx(wire)]) == [
         CommandSucceeded(command, "OK", ("+QSSLRECV: 250,200,50",))
     ]
+
+
+def outcome_idle(wire: bytes, splitter: Splitter) -> list[object]:
+    """Events of ``wire`` arriving with no command in flight."""
+    conn = ModemConnection()
+    got: list[object] = []
+    for piece in splitter(wire, 0):
+        conn.receive_data(piece)
+        while True:
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError:
+                got.append(RemoteProtocolError)
+                conn.resync()
+                continue
+            if event is NEED_DATA:
+                break
+            got.append(event)
+    return got
+
+
+def test_a_push_longer_than_any_block_is_skipped_by_count_and_reported_lost() -> None:
+    # Bytes past any block's length are no push a module sends: a damaged
+    # length. The socket hears its data was lost; the block is skipped by its
+    # count, so nothing in it is read as module output.
+    wire = b'\r\n+QSSLURC: "recv",1,5000\r\n' + (EVIL_PAYLOAD * 20) + LATER_URCS
+    reference = outcome_idle(wire, whole)
+    assert isinstance(reference[0], SslDataLost)
+    assert reference[0].client_id == 1
+    assert not any(isinstance(event, SslDataPushed | ModemReady) for event in reference)
+    assert SslClosed(4) not in reference
+    assert reference[-1] == SslClosed(5)
+    assert outcome_idle(wire, bytewise) == reference
+    for point in range(1, len(wire), 7):
+        assert outcome_idle(wire, cut_at([point])) == reference, point
+
+
+def test_a_push_header_run_into_its_data_is_reported_lost() -> None:
+    # The header's LF lost: the data's first bytes run into the length. How
+    # much of the block went with the line cannot be told; the socket is told
+    # its data is gone rather than handed a stream with a hole in it.
+    wire = b'\r\n+QSSLURC: "recv",1,250\r' + b"A" * 250 + b"\r\n" + LATER_URCS
+    events = assert_split_invariant([Rx(wire)])
+    assert isinstance(events[0], SslDataLost)
+    assert events[0].client_id == 1
+    assert not any(isinstance(event, SslDataPushed) for event in events)

@@ -272,3 +272,15 @@ async def test_a_refused_automatic_switch_is_not_lost_in_the_background(
     finally:
         loop.set_exception_handler(None)
     assert reported == []
+
+
+async def test_a_push_whose_length_was_damaged_fails_its_socket_loudly(
+    modem: Modem, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="push")
+    client_id = _transport(writer).get_extra_info("client_id")
+    emulator.inject_raw(b'\r\n+QSSLURC: "recv",%d,9000\r\n' % client_id + b"x" * 9000)
+    with pytest.raises(SocketBroken, match="lost on the link"):
+        async with asyncio.timeout(5):
+            await reader.read(1)
+    await modem.command("AT")  # the channel is in step again
