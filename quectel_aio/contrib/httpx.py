@@ -137,7 +137,12 @@ class _ModemStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(exc)) from exc
 
     async def aclose(self) -> None:
-        self._writer.close()
+        # httpcore closes a connection with bytes still queued only when the
+        # request failed or was cancelled, and waits for the close (shielded)
+        # before it raises. Its own asyncio backend aborts the socket, so a
+        # server that stopped reading cannot hold the error up; a graceful
+        # close would first retry SEND FAIL for send_fail_timeout seconds.
+        self._writer.transport.abort()
         with contextlib.suppress(QuectelError, OSError):
             await self._writer.wait_closed()
 

@@ -18,7 +18,7 @@ from quectel_aio.testing import (
     server_ssl_context,
 )
 
-from .peer import PeerServer
+from .peer import PeerServer, StallingServer
 from .web import WebServer
 
 #: Host names the emulator maps to 127.0.0.1; the server certificate covers them.
@@ -89,6 +89,13 @@ async def modem(emulator: ModemEmulator) -> AsyncIterator[Modem]:
 async def peer(server_cert: IssuedCert) -> AsyncIterator[PeerServer]:
     ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
     async with await PeerServer().start(ctx) as server:
+        yield server
+
+
+@pytest.fixture
+async def stalling_server(server_cert: IssuedCert) -> AsyncIterator[StallingServer]:
+    ctx = server_ssl_context(server_cert.chain_pem, server_cert.key_pem)
+    async with await StallingServer().start(ctx) as server:
         yield server
 
 

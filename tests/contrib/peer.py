@@ -9,6 +9,7 @@ Modes (first byte the client sends):
 * ``C`` + 8-byte big-endian N: push N pattern bytes, then close.
 
 Every connection leaves a :class:`PeerRecord` with what it received.
+:class:`StallingServer` is a second peer that stops reading after the first bytes.
 """
 
 from __future__ import annotations
@@ -128,4 +129,55 @@ class PeerServer:
                 proto.transport.abort()
         for record in self.records:
             await asyncio.wait_for(record.lost.wait(), 5)
+        await self._server.wait_closed()
+
+
+class _StallingProtocol(asyncio.Protocol):
+    def __init__(self, server: StallingServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server.live.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.pause_reading()  # never again: the client's writes back up
+        self.server.stalled.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.live.discard(self)
+
+
+class StallingServer:
+    """A TLS server that takes the first bytes of each connection, then stops reading for good."""
+
+    def __init__(self) -> None:
+        self.live: set[_StallingProtocol] = set()
+        #: Set once a connection has sent its first bytes (and is read no more).
+        self.stalled = asyncio.Event()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self, ssl_context: ssl.SSLContext) -> Self:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _StallingProtocol(self), "127.0.0.1", 0, ssl=ssl_context
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        for proto in list(self.live):
+            if proto.transport is not None:
+                proto.transport.abort()
         await self._server.wait_closed()

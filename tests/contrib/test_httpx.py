@@ -15,7 +15,7 @@ from quectel_aio.contrib.httpx import ModemTransport, UnsupportedRequest
 from quectel_aio.testing import ModemEmulator
 
 from .conftest import UNCERTIFIED_HOST, WEB_HOST, opened_client_ids, wait_for_module_close
-from .peer import pattern
+from .peer import StallingServer, pattern
 from .web import WebServer
 
 SIZES = [0, 1, 1460, 1461, 70_001]
@@ -119,6 +119,37 @@ async def test_twelve_concurrent_requests_use_twelve_client_ids(
     responses = await asyncio.gather(*(client.get(url(web_server, "/together/12")) for _ in range(12)))
     assert [r.text for r in responses] == ["12 together"] * 12
     assert sorted(opened_client_ids(emulator)) == list(range(12))
+
+
+#: Far more than the module and the loopback socket buffers take: the upload stalls.
+STALLED_UPLOAD = 8 * MIB
+#: Well under the 30 s a socket retries SEND FAIL before it gives up.
+GIVE_UP_BOUND = 10
+
+
+async def test_a_write_timeout_does_not_wait_for_a_stalled_server(
+    client: httpx.AsyncClient, stalling_server: StallingServer
+) -> None:
+    # httpcore closes the connection before it raises; its own backends abort
+    # it, so a server that stopped reading cannot hold the error up.
+    timeout = httpx.Timeout(30, write=1.0)
+    target = f"https://{WEB_HOST}:{stalling_server.port}/upload"
+    async with asyncio.timeout(GIVE_UP_BOUND):
+        with pytest.raises(httpx.WriteTimeout):
+            await client.post(target, content=bytes(STALLED_UPLOAD), timeout=timeout)
+
+
+async def test_a_cancelled_upload_to_a_stalled_server_ends_at_once(
+    client: httpx.AsyncClient, stalling_server: StallingServer, emulator: ModemEmulator
+) -> None:
+    target = f"https://{WEB_HOST}:{stalling_server.port}/upload"
+    upload = asyncio.create_task(client.post(target, content=bytes(STALLED_UPLOAD), timeout=None))
+    await asyncio.wait_for(stalling_server.stalled.wait(), 10)
+    upload.cancel()
+    done, _ = await asyncio.wait([upload], timeout=GIVE_UP_BOUND)
+    assert upload in done
+    assert upload.cancelled()
+    await wait_for_module_close(emulator)
 
 
 @pytest.mark.parametrize("path", ["/cut/100000", "/cut-chunked/100000"])
