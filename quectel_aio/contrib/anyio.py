@@ -64,6 +64,8 @@ class ModemByteStream(ByteStream):
         self._reader = reader
         self._writer = writer
         self._closed = False
+        #: A cancelled aclose() aborted the socket, dropping unsent bytes.
+        self._discarded = False
         self._receiving = False
         self._sending = False
 
@@ -145,13 +147,16 @@ class ModemByteStream(ByteStream):
 
         Raises:
             anyio.BrokenResourceError: the socket failed or the server closed it.
-            anyio.ClosedResourceError: the stream was closed.
+            anyio.ClosedResourceError: the stream was closed (or a cancelled
+                :meth:`aclose` dropped ``item`` unsent).
         """
         with self._guard("send"):
             if self._writer.transport.is_closing():
                 raise anyio.BrokenResourceError("the connection is closed")
             self._writer.write(item)
             await self._writer.drain()
+            if self._discarded:
+                raise anyio.ClosedResourceError  # aborted with the bytes still queued
 
     async def send_eof(self) -> None:
         """Refuse: the module cannot half-close a TLS socket.
@@ -162,13 +167,25 @@ class ModemByteStream(ByteStream):
         raise NotImplementedError("the module's SSL sockets cannot half-close; use aclose()")
 
     async def aclose(self) -> None:
-        """Flush what was sent, then close the module socket (``AT+QSSLCLOSE``)."""
+        """Flush what was sent, then close the module socket (``AT+QSSLCLOSE``).
+
+        Cancelled (:func:`anyio.aclose_forcefully`, a cancelled task group),
+        it aborts the socket instead, as anyio's own streams do: unsent bytes
+        are dropped, and a :meth:`send` waiting for them raises
+        :class:`anyio.ClosedResourceError`.
+        """
         if self._closed:
             return
         self._closed = True
         self._writer.close()
-        with contextlib.suppress(QuectelError, OSError):
+        try:
             await self._writer.wait_closed()
+        except (QuectelError, OSError):
+            pass
+        except BaseException:
+            self._discarded = True
+            self._writer.transport.abort()
+            raise
 
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:

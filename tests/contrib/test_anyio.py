@@ -14,8 +14,8 @@ from quectel_aio import LocalProtocolError, Modem, SSLConfig
 from quectel_aio.contrib.anyio import ModemAttribute, ModemByteStream
 from quectel_aio.testing import ModemEmulator
 
-from .conftest import PEER_HOST
-from .peer import PeerServer, pattern
+from .conftest import PEER_HOST, wait_for_module_close
+from .peer import PeerServer, StallingServer, pattern
 
 
 async def connect(modem: Modem, peer: PeerServer, ssl_config: SSLConfig) -> ModemByteStream:
@@ -80,6 +80,21 @@ async def test_aclose_during_a_receive_is_closed_resource_not_end_of_stream(
     # anyio's own socket streams: a stream closed under a receiver is not a peer's end of stream.
     with pytest.raises(anyio.ClosedResourceError):
         await asyncio.wait_for(receiving, 10)
+
+
+async def test_a_forced_close_aborts_a_send_the_server_stalled(
+    modem: Modem, emulator: ModemEmulator, stalling_server: StallingServer, ssl_config: SSLConfig
+) -> None:
+    stream = await ModemByteStream.connect(modem, PEER_HOST, stalling_server.port, ssl=ssl_config)
+    # Far more than the module and the loopback socket buffers take.
+    sending = asyncio.ensure_future(stream.send(bytes(8 * 1024 * 1024)))
+    await asyncio.wait_for(stalling_server.stalled.wait(), 10)
+    await anyio.aclose_forcefully(stream)
+    # As anyio's own streams: closed without waiting on anything, the unsent
+    # bytes dropped, and the sender told so (not after 30 s of SEND FAIL).
+    with pytest.raises(anyio.ClosedResourceError):
+        await asyncio.wait_for(sending, 10)
+    await wait_for_module_close(emulator)
 
 
 async def test_two_concurrent_receivers_are_refused(
