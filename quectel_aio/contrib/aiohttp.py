@@ -118,8 +118,10 @@ class ModemConnector(aiohttp.BaseConnector):
                 _, protocol = await create_connection(
                     self._modem, self._factory, host, port, ssl=self._ssl_config
                 )
-        except LocalProtocolError:
-            raise
+        except LocalProtocolError as exc:
+            # A host name or port the module cannot take: refused before
+            # anything was sent, and still an aiohttp.ClientError.
+            raise UnsupportedRequest(str(exc)) from exc
         except QuectelError as exc:
             raise aiohttp.ClientConnectorError(req.connection_key, ConnectionError(str(exc))) from exc
         return protocol

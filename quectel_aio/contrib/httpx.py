@@ -251,6 +251,8 @@ class ModemNetworkBackend(httpcore.AsyncNetworkBackend):
             httpcore.ConnectTimeout: not open within ``timeout`` seconds.
             httpcore.ConnectError: the module failed to open it (raised from
                 the :class:`~quectel_aio.QuectelError`).
+            UnsupportedRequest: a host name or port the module cannot take
+                (nothing was sent).
         """
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(loop=loop)
@@ -265,8 +267,12 @@ class ModemNetworkBackend(httpcore.AsyncNetworkBackend):
                 )
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"no TLS socket to {host}:{port} within {timeout} s") from exc
-        except LocalProtocolError:
+        except UnsupportedRequest:
             raise
+        except LocalProtocolError as exc:
+            # A host name or port the module cannot take: refused before
+            # anything was sent, and still an httpx exception.
+            raise UnsupportedRequest(str(exc)) from exc
         except QuectelError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         return _ModemStream(reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol)

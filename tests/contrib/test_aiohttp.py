@@ -173,6 +173,18 @@ async def test_refuses_what_the_module_cannot_honour(
     assert len(emulator.command_log) == logged  # nothing reached the module
 
 
+async def test_a_host_name_the_module_cannot_take_is_an_aiohttp_error(
+    session: aiohttp.ClientSession, emulator: ModemEmulator
+) -> None:
+    logged = len(emulator.command_log)
+    # aiohttp takes the underscore; the module's host names are letters, digits and hyphens.
+    with pytest.raises(UnsupportedRequest, match="DNS name") as caught:
+        await session.get("https://under_score.test:4433/")
+    assert isinstance(caught.value, aiohttp.ClientError)
+    assert isinstance(caught.value.__cause__, LocalProtocolError)
+    assert len(emulator.command_log) == logged  # nothing reached the module
+
+
 async def test_connector_arguments_are_checked(modem: Modem, ssl_config: SSLConfig) -> None:
     with pytest.raises(LocalProtocolError, match="SSLConfig"):
         ModemConnector(modem, ssl=ssl.create_default_context())  # type: ignore[arg-type]

@@ -191,6 +191,18 @@ async def test_refuses_what_the_module_cannot_honour(
     assert len(emulator.command_log) == logged  # nothing reached the module
 
 
+async def test_a_host_name_the_module_cannot_take_is_an_httpx_error(
+    client: httpx.AsyncClient, emulator: ModemEmulator
+) -> None:
+    logged = len(emulator.command_log)
+    # httpx takes the underscore; the module's host names are letters, digits and hyphens.
+    with pytest.raises(UnsupportedRequest, match="DNS name") as caught:
+        await client.get("https://under_score.test:4433/")
+    assert isinstance(caught.value, httpx.UnsupportedProtocol)
+    assert isinstance(caught.value, LocalProtocolError)
+    assert len(emulator.command_log) == logged  # nothing reached the module
+
+
 async def test_transport_arguments_are_checked(modem: Modem, ssl_config: SSLConfig) -> None:
     with pytest.raises(LocalProtocolError, match="SSLConfig"):
         ModemTransport(modem, ssl=ssl.create_default_context())  # type: ignore[arg-type]
