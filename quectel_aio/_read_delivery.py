@@ -14,6 +14,9 @@ handed over once the protocol resumes (from the event loop, never from inside
 the ``AT+QSSLCLOSE`` that follows it: a protocol that never resumes keeps its
 socket, as an asyncio socket with unread data stays open. Memory is bounded by
 what was in flight when the pause took effect (decision 45).
+
+Once ``close()`` or ``abort()`` was called, no more data is received: bytes a
+flush still reads, and bytes held for a paused protocol, are dropped.
 """
 
 from __future__ import annotations
@@ -62,6 +65,11 @@ class ReadDelivery:
             # "closed"); if a module breaks it, the stream has ended already.
             _log.warning("data_after_end_of_stream", client_id=self._client_id, size=len(data))
             return
+        if self._gone():
+            # close() or abort() was called: as with asyncio's transports, no
+            # more data is received (what a flush still reads is dropped).
+            _log.debug("data_after_close_dropped", client_id=self._client_id, size=len(data))
+            return
         if self._held or not self._reading:
             self._held.append(data)
             return
@@ -98,8 +106,8 @@ class ReadDelivery:
             self._finish_remote_close()
 
     def _gone(self) -> bool:
-        """The connection ended or was aborted: ``connection_lost`` is (or will be) its last call."""
-        return self._state is SocketState.CLOSED or self._aborted
+        """The connection is closing or ended: no data may reach the protocol any more."""
+        return self._state is not SocketState.OPEN or self._aborted
 
     def _finish_remote_close(self) -> None:
         """The stream ended: ``eof_received`` (after held bytes), then close the module socket."""

@@ -320,6 +320,31 @@ async def test_close_flushes_buffered_writes_then_closes(side: Side) -> None:
     assert protocol.violations == []
 
 
+class CloseOnFirstData(RecordingProtocol):
+    """Closes its transport in its first ``data_received``."""
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if len(self.chunks) == 1:
+            assert self.transport is not None
+            self.transport.close()
+            self.events.append("closed")
+
+
+async def test_no_data_is_received_after_close(side: Side) -> None:
+    transport, protocol = await side.connect(CloseOnFirstData)
+    assert isinstance(transport, asyncio.Transport)
+    assert isinstance(protocol, CloseOnFirstData)
+    # The echo keeps coming while close() flushes the rest of the upload.
+    transport.write(b"E" + os.urandom(200_000))
+    await asyncio.wait_for(protocol.lost, 30)
+    await asyncio.sleep(0.05)  # anything late would show up
+    # "No more data will be received" (BaseTransport.close()).
+    after_close = protocol.events[protocol.events.index("closed") + 1 :]
+    assert "data_received" not in after_close
+    assert after_close[-1] == "connection_lost"
+
+
 async def test_abort_drops_buffered_writes(side: Side) -> None:
     transport, protocol = await side.open()
     transport.write(b"S")
