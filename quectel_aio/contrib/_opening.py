@@ -14,6 +14,25 @@ if TYPE_CHECKING:
 ProtocolT = TypeVar("ProtocolT", bound=asyncio.Protocol)
 
 
+class DataFirstProtocol(asyncio.StreamReaderProtocol):
+    """A stream reader protocol whose reader gets every received byte before the connection's error.
+
+    An error set on an :class:`asyncio.StreamReader` is raised before the
+    bytes it still buffers; anyio's and httpcore's own streams hand those
+    bytes over first. So the reader gets an end of stream, and the error is
+    kept in :attr:`error` for the adapter to raise once the bytes are read.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(reader, loop=loop)
+        #: Why the connection failed (None: it ended cleanly or is open).
+        self.error: Exception | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.error = exc
+        super().connection_lost(None)
+
+
 async def create_connection(
     modem: Modem,
     protocol_factory: Callable[[], ProtocolT],

@@ -31,7 +31,7 @@ from anyio.abc import ByteStream, SocketAttribute
 from .._errors import LocalProtocolError, QuectelError
 from ..modem import Modem
 from ..ssl_config import SSLConfig
-from ._opening import create_connection
+from ._opening import DataFirstProtocol, create_connection
 
 __all__ = ["ModemAttribute", "ModemByteStream"]
 
@@ -91,7 +91,7 @@ class ModemByteStream(ByteStream):
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(loop=loop)
         transport, protocol = await create_connection(
-            modem, lambda: asyncio.StreamReaderProtocol(reader, loop=loop), host, port, ssl=ssl
+            modem, lambda: DataFirstProtocol(reader, loop), host, port, ssl=ssl
         )
         return cls(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
 
@@ -125,7 +125,8 @@ class ModemByteStream(ByteStream):
             ValueError: ``max_bytes`` is below 1.
             anyio.EndOfStream: the server closed the connection and every byte
                 was delivered.
-            anyio.BrokenResourceError: the socket failed.
+            anyio.BrokenResourceError: the socket failed (once every byte
+                received before that was returned).
             anyio.ClosedResourceError: the stream was closed, also while this
                 call waited for data.
         """
@@ -136,6 +137,7 @@ class ModemByteStream(ByteStream):
         if not data:
             if self._closed:
                 raise anyio.ClosedResourceError  # aclose() ended the stream under this receive
+            self._raise_failure()  # every byte received before it was returned first
             raise anyio.EndOfStream
         return data
 
@@ -152,11 +154,20 @@ class ModemByteStream(ByteStream):
         """
         with self._guard("send"):
             if self._writer.transport.is_closing():
+                self._raise_failure()
                 raise anyio.BrokenResourceError("the connection is closed")
             self._writer.write(item)
             await self._writer.drain()
             if self._discarded:
                 raise anyio.ClosedResourceError  # aborted with the bytes still queued
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        """Raise :class:`anyio.BrokenResourceError` if the socket failed (see :class:`DataFirstProtocol`)."""
+        protocol = self._writer.transport.get_protocol()
+        error = protocol.error if isinstance(protocol, DataFirstProtocol) else None
+        if error is not None:
+            raise anyio.BrokenResourceError(str(error)) from error
 
     async def send_eof(self) -> None:
         """Refuse: the module cannot half-close a TLS socket.

@@ -42,7 +42,7 @@ except ImportError as exc:
 from .._errors import LocalProtocolError, QuectelError
 from ..modem import Modem
 from ..ssl_config import SSLConfig
-from ._opening import create_connection
+from ._opening import DataFirstProtocol, create_connection
 
 __all__ = ["ModemNetworkBackend", "ModemTransport", "UnsupportedRequest"]
 
@@ -92,7 +92,7 @@ def _httpx_errors() -> Iterator[None]:
         raise
 
 
-class _CountingProtocol(asyncio.StreamReaderProtocol):
+class _CountingProtocol(DataFirstProtocol):
     """A stream reader protocol that counts the bytes it was given."""
 
     received = 0
@@ -117,12 +117,16 @@ class _ModemStream(httpcore.AsyncNetworkStream):
         try:
             async with asyncio.timeout(timeout):
                 data = await self._reader.read(max_bytes)
-            self._consumed += len(data)
-            return data
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(f"no data within {timeout} s") from exc
         except (QuectelError, OSError) as exc:
             raise httpcore.ReadError(str(exc)) from exc
+        error = self._protocol.error
+        if not data and error is not None:
+            # Only once every byte received before the failure was read.
+            raise httpcore.ReadError(str(error)) from error
+        self._consumed += len(data)
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -135,6 +139,9 @@ class _ModemStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteTimeout(f"write not accepted within {timeout} s") from exc
         except (QuectelError, OSError, RuntimeError) as exc:
             raise httpcore.WriteError(str(exc)) from exc
+        error = self._protocol.error
+        if error is not None:
+            raise httpcore.WriteError(str(error)) from error
 
     async def aclose(self) -> None:
         # httpcore closes a connection with bytes still queued only when the
@@ -260,7 +267,7 @@ class ModemNetworkBackend(httpcore.AsyncNetworkBackend):
             async with asyncio.timeout(timeout):
                 transport, protocol = await create_connection(
                     self._modem,
-                    lambda: _CountingProtocol(reader, loop=loop),
+                    lambda: _CountingProtocol(reader, loop),
                     host,
                     port,
                     ssl=self._ssl_config,

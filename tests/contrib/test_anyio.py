@@ -121,6 +121,25 @@ async def test_a_failed_socket_is_broken_resource(
         assert isinstance(caught.value.__cause__, ConnectionError)
 
 
+async def test_bytes_received_before_a_failure_come_before_broken_resource(
+    modem: Modem, emulator: ModemEmulator, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    async with await connect(modem, peer, ssl_config) as stream:
+        # One block of the module (AT+QSSLRECV reads up to 1500 bytes at once).
+        await stream.send(b"P" + (1000).to_bytes(8, "big"))
+        first = await asyncio.wait_for(stream.receive(1), 10)
+        emulator.deactivate_pdp(1)
+        await wait_for_module_close(emulator)  # the socket has failed by now
+        # As anyio's own streams: what was received is handed over, then the error.
+        rest = await asyncio.wait_for(stream.receive(), 10)
+        assert first + rest == pattern(1000)
+        with pytest.raises(anyio.BrokenResourceError) as caught:
+            await asyncio.wait_for(stream.receive(), 10)
+        assert isinstance(caught.value.__cause__, ConnectionError)
+        with pytest.raises(anyio.BrokenResourceError):
+            await stream.send(b"more")
+
+
 async def test_typed_attributes(modem: Modem, peer: PeerServer, ssl_config: SSLConfig) -> None:
     async with await connect(modem, peer, ssl_config) as stream:
         assert stream.extra(SocketAttribute.remote_address) == PEER_HOST

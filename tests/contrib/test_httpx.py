@@ -7,15 +7,16 @@ import hashlib
 import ssl
 from collections.abc import AsyncIterator, Iterator
 
+import httpcore
 import httpx
 import pytest
 
 from quectel_aio import LocalProtocolError, Modem, SocketOpenError, SSLConfig
-from quectel_aio.contrib.httpx import ModemTransport, UnsupportedRequest
+from quectel_aio.contrib.httpx import ModemNetworkBackend, ModemTransport, UnsupportedRequest
 from quectel_aio.testing import ModemEmulator
 
-from .conftest import UNCERTIFIED_HOST, WEB_HOST, opened_client_ids, wait_for_module_close
-from .peer import StallingServer, pattern
+from .conftest import PEER_HOST, UNCERTIFIED_HOST, WEB_HOST, opened_client_ids, wait_for_module_close
+from .peer import PeerServer, StallingServer, pattern
 from .web import WebServer
 
 SIZES = [0, 1, 1460, 1461, 70_001]
@@ -150,6 +151,27 @@ async def test_a_cancelled_upload_to_a_stalled_server_ends_at_once(
     assert upload in done
     assert upload.cancelled()
     await wait_for_module_close(emulator)
+
+
+async def test_bytes_received_before_a_failure_are_read_before_the_read_error(
+    modem: Modem, emulator: ModemEmulator, peer: PeerServer, ssl_config: SSLConfig
+) -> None:
+    stream = await ModemNetworkBackend(modem, ssl=ssl_config).open_tls(PEER_HOST, peer.port)
+    try:
+        # One block of the module (AT+QSSLRECV reads up to 1500 bytes at once).
+        await stream.write(b"P" + (1000).to_bytes(8, "big"))
+        first = await stream.read(1, timeout=10)
+        emulator.deactivate_pdp(1)
+        await wait_for_module_close(emulator)  # the socket has failed by now
+        # As httpcore's own streams: what was received is read, then the error.
+        rest = await stream.read(65536, timeout=10)
+        assert first + rest == pattern(1000)
+        with pytest.raises(httpcore.ReadError):
+            await stream.read(65536, timeout=10)
+        with pytest.raises(httpcore.WriteError):
+            await stream.write(b"more", timeout=10)
+    finally:
+        await stream.aclose()
 
 
 @pytest.mark.parametrize("path", ["/cut/100000", "/cut-chunked/100000"])
