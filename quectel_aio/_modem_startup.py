@@ -227,7 +227,10 @@ class ModemStartup(OrphanSockets):
         Idempotent: a call while another one runs returns when the port is closed.
 
         The sockets flush their queued writes and close concurrently, under
-        one deadline for all of them. Past it the port is closed anyway:
+        one deadline for all of them; their protocols' ``connection_lost``
+        gets :class:`ModemUnavailable` (a reader is not told the server ended
+        the stream) unless the socket was already closing. Past the deadline
+        the port is closed anyway:
         unsent bytes are dropped, and a socket whose ``AT+QSSLCLOSE`` has
         not been answered stays open on the module until its peer closes it
         or the module restarts (a later run skips its client ID). A send cut
@@ -248,7 +251,7 @@ class ModemStartup(OrphanSockets):
         limit = self._close_timeout if timeout is None else timeout
         closing: list[asyncio.Task[None]] = []
         for transport in list(self._sockets.values()):
-            transport.close()
+            transport._shut_down(ModemUnavailable("the modem was closed"))
             if transport._closing_task is not None and not transport._closing_task.done():
                 closing.append(transport._closing_task)
         try:

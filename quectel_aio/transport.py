@@ -243,6 +243,16 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
             self._close_sequence(flush=True), name="quectel-aio-close"
         )
 
+    def _shut_down(self, exc: Exception) -> None:
+        """The modem closes: flush and close as :meth:`close`, then ``connection_lost(exc)``.
+
+        The peer did not end the stream, so the protocol must not take the
+        close for its end (a message read to the close would be cut short).
+        """
+        if self._state is SocketState.OPEN and self._error is None:
+            self._error = exc
+        self.close()
+
     def abort(self) -> None:
         """Drop buffered writes and close at once."""
         if self._state is SocketState.CLOSED:

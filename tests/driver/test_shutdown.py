@@ -89,6 +89,24 @@ async def test_a_silent_module_holds_up_the_exit_only_for_close_timeout(
     assert lost_exceptions == []
 
 
+async def test_a_reader_waiting_when_the_modem_closes_is_told_so_not_given_an_end_of_stream(
+    device: str, echo_server: TlsTestServer, ssl_config: SSLConfig
+) -> None:
+    # The server did not end the stream: a reader that took the modem's close
+    # for its end would accept a cut message as whole (a body read to the close).
+    async with _sockets(device, echo_server, ssl_config) as (port, _, modem, writers):
+        reader, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config)
+        writer.write(b"ping")
+        assert await asyncio.wait_for(reader.readexactly(4), 5) == b"ping"
+        reading = asyncio.ensure_future(reader.read())
+        await modem.aclose()
+        with pytest.raises(ModemUnavailable):
+            await asyncio.wait_for(reading, 5)
+        with pytest.raises(ModemUnavailable):
+            await writer.wait_closed()
+        _assert_closed(port, [*writers, writer])
+
+
 async def test_sends_failing_at_close_are_given_up_at_the_deadline(
     emulator: ModemEmulator,
     device: str,
