@@ -138,10 +138,10 @@ class _ModemStream(httpcore.AsyncNetworkStream):
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(f"write not accepted within {timeout} s") from exc
         except (QuectelError, OSError, RuntimeError) as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-        error = self._protocol.error
-        if error is not None:
-            raise httpcore.WriteError(str(error)) from error
+            cause = self._protocol.error or exc  # why the socket failed, if it did
+            raise httpcore.WriteError(str(cause)) from cause
+        if self._protocol.error is not None:
+            raise httpcore.WriteError(str(self._protocol.error)) from self._protocol.error
 
     async def aclose(self) -> None:
         # httpcore closes a connection with bytes still queued only when the

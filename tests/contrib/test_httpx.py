@@ -168,8 +168,9 @@ async def test_bytes_received_before_a_failure_are_read_before_the_read_error(
         assert first + rest == pattern(1000)
         with pytest.raises(httpcore.ReadError):
             await stream.read(65536, timeout=10)
-        with pytest.raises(httpcore.WriteError):
+        with pytest.raises(httpcore.WriteError) as caught:
             await stream.write(b"more", timeout=10)
+        assert "PDP" in str(caught.value)  # the cause, not only "Connection lost"
     finally:
         await stream.aclose()
 
