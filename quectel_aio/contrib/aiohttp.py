@@ -24,6 +24,7 @@ Supported aiohttp: 3.9 to 3.x (the tests pass with 3.9.5 and 3.14.5).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -55,6 +56,20 @@ class UnsupportedRequest(LocalProtocolError, aiohttp.ClientError):
     Both a :class:`quectel_aio.LocalProtocolError` and an
     :class:`aiohttp.ClientError`.
     """
+
+
+class _ModemResponseHandler(ResponseHandler):
+    """aiohttp's protocol; a connection closed with request bytes still queued is aborted."""
+
+    def close(self) -> None:
+        transport = self.transport
+        if transport is not None and transport.get_write_buffer_size():
+            # aiohttp gave up on a request still being sent (a timeout, a
+            # cancellation, an early answer). A graceful close would retry
+            # SEND FAIL for send_fail_timeout seconds to a server that stopped
+            # reading, and keep one of the module's twelve client IDs that long.
+            transport.abort()
+        super().close()
 
 
 class ModemConnector(aiohttp.BaseConnector):
@@ -113,10 +128,15 @@ class ModemConnector(aiohttp.BaseConnector):
         self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
     ) -> ResponseHandler:
         host, port = _target(req)
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout.sock_connect):
                 _, protocol = await create_connection(
-                    self._modem, self._factory, host, port, ssl=self._ssl_config
+                    self._modem,
+                    functools.partial(_ModemResponseHandler, loop=loop),
+                    host,
+                    port,
+                    ssl=self._ssl_config,
                 )
         except LocalProtocolError as exc:
             # A host name or port the module cannot take: refused before

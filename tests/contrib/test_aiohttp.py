@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import ssl
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,7 @@ from quectel_aio.contrib.aiohttp import ModemConnector, UnsupportedRequest
 from quectel_aio.testing import ModemEmulator
 
 from .conftest import UNCERTIFIED_HOST, WEB_HOST, opened_client_ids, wait_for_module_close
-from .peer import pattern
+from .peer import StallingServer, pattern
 from .web import WebServer
 
 SIZES = [0, 1, 1460, 1461, 70_001]
@@ -28,7 +29,7 @@ async def session(modem: Modem, ssl_config: SSLConfig) -> AsyncIterator[aiohttp.
         yield opened
 
 
-def url(server: WebServer, path: str, host: str = WEB_HOST) -> str:
+def url(server: WebServer | StallingServer, path: str, host: str = WEB_HOST) -> str:
     return f"https://{host}:{server.port}{path}"
 
 
@@ -125,6 +126,27 @@ async def test_requests_beyond_twelve_wait_for_client_ids_still_closing(
     assert len(opened_client_ids(emulator)) == 24
     await wait_for_module_close(emulator, 24)
     assert await modem.ssl_state() == []
+
+
+async def test_uploads_given_up_on_do_not_hold_the_client_ids(
+    session: aiohttp.ClientSession, stalling_server: StallingServer, web_server: WebServer
+) -> None:
+    # Twelve uploads to a server that stopped reading time out. A graceful
+    # close would keep each client ID busy retrying SEND FAIL for 30 s, and
+    # the next request, to a sound server, would wait for one that long.
+    async def upload() -> None:
+        with pytest.raises(TimeoutError):
+            async with session.post(
+                url(stalling_server, "/upload"),
+                data=io.BytesIO(bytes(MIB)),
+                timeout=aiohttp.ClientTimeout(total=1),
+            ) as response:
+                await response.read()
+
+    await asyncio.gather(*(upload() for _ in range(12)))
+    async with asyncio.timeout(10):
+        async with session.get(url(web_server, "/bytes/10")) as response:
+            assert await response.read() == pattern(10)
 
 
 @pytest.mark.parametrize("path", ["/cut/100000", "/cut-chunked/100000"])
