@@ -38,6 +38,7 @@ from ._config import EmulatorConfig
 from ._fault_injection import FaultInjection
 from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
+from ._observe import StateObserver
 from ._pacing import SerialLink
 from ._pty import open_pty_pair
 from ._registry import HANDLERS
@@ -53,7 +54,7 @@ __all__ = ["ModemEmulator"]
 Sink = Callable[[bytes], None]
 
 
-class ModemEmulator(FaultInjection):
+class ModemEmulator(FaultInjection, StateObserver):
     """An emulated Quectel EC200U speaking the SSL AT dialect byte-exactly.
 
     The emulator answers AT commands on a pseudo-terminal
@@ -71,6 +72,9 @@ class ModemEmulator(FaultInjection):
     Transparent access mode (``access_mode`` 2, ``AT+QISWTMD=<id>,2``, ``ATO``,
     ``+++`` with guard times, ``NO CARRIER``) forwards bytes as they arrive
     (no ``transpktsize``/``transwaittm`` packetisation).
+
+    Tests inspect the state (``sockets``, ``command_log``, ``files``,
+    ``ssl_contexts``, ``pdp``) and await it with :meth:`wait_for`.
 
     DTR is an input (:meth:`set_dtr`); a pty cannot carry it, so a test drives
     it from the host side's port. Not emulated: DTLS
@@ -123,6 +127,7 @@ class ModemEmulator(FaultInjection):
         #: just before it is written; for measurements. ``None``: off.
         self.output_tap: Callable[[bytes], None] | None = None
         self._closed = False
+        self._waiters = []
         self._reset_volatile_state()
 
     # ------------------------------------------------------------------
@@ -192,7 +197,10 @@ class ModemEmulator(FaultInjection):
 
     def _deliver(self, data: bytes) -> None:
         sink = self._sink
-        if sink is None or not data:
+        if not data:
+            return
+        self._state_changed()
+        if sink is None:
             return
         if self.output_tap is not None:
             self.output_tap(data)
@@ -257,6 +265,7 @@ class ModemEmulator(FaultInjection):
         hooks, self._post_response = self._post_response, []
         for hook in hooks:
             hook()
+        self._state_changed()
 
     def after_response(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` right after the current command's final response."""
@@ -289,6 +298,7 @@ class ModemEmulator(FaultInjection):
         """Hand bytes from the host to the emulator."""
         self.bytes_received += len(data)
         self._link.feed(data)
+        self._state_changed()
 
     @property
     def input(self) -> InputBuffer:
@@ -350,6 +360,7 @@ class ModemEmulator(FaultInjection):
             cmd = None
         if cmd is not None:
             self.command_log.append(cmd)
+            self._state_changed()
         response = self._scripted_response(key)
         if response is None or response:
             return response
@@ -377,11 +388,13 @@ class ModemEmulator(FaultInjection):
         if err and self.sockets.get(sock.client_id) is sock:
             del self.sockets[sock.client_id]
         self.last_error = err
+        self._state_changed()
         if sock.mode != 2:
             self.emit_urc(format_line(f"+QSSLOPEN: {sock.client_id},{err}"))
 
     def socket_data(self, sock: TlsSocket, was_empty: bool) -> None:
         """Buffer mode: data arrived."""
+        self._state_changed()
         if was_empty and sock.urc_armed:
             sock.urc_armed = False
             if self._faults.lose_recv_urcs > 0:
@@ -401,6 +414,7 @@ class ModemEmulator(FaultInjection):
 
     def socket_closed(self, sock: TlsSocket) -> None:
         """The peer closed the connection or it failed."""
+        self._state_changed()
         if sock.mode == 2:
             self._input.wake()  # the transparent session prints NO CARRIER
             return
@@ -467,6 +481,7 @@ class ModemEmulator(FaultInjection):
         self._reset_volatile_state()
         self._busy = False
         self._idle.set()
+        self._state_changed()
         if self._task is not None:
             self._task.cancel()
             self._task = asyncio.get_running_loop().create_task(self._command_loop())
