@@ -6,6 +6,7 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ._ssl_state import SslContextSettings, check_settings
 from ._targets import StreamTarget
 
 __all__ = ["FACTORY_CLOCK", "EmulatorConfig"]
@@ -45,6 +46,16 @@ class EmulatorConfig:
         send_buffer_size: ``SEND FAIL`` when the pending TLS write backlog plus
             the new payload would exceed this.
         max_push_chunk: largest payload of one direct-push URC.
+        ssl_defaults: what every SSL context holds after boot (and after a
+            release, see ``release_resets_context``). The note's legible
+            defaults, and 0 for the items whose default it leaves illegible
+            (``seclevel`` 0 as on a sibling module, ``ignoreinvalidcertsign``,
+            ``ignorecertitem``, ``dtlsversion``); set another firmware's
+            values here.
+        release_resets_context: when ``AT+QSSLCLOSE`` closes the last
+            connection of an SSL context, the module "releases" the context
+            (note §2.2.5) and its items return to ``ssl_defaults``; ``False``
+            (the default) keeps what ``AT+QSSLCFG`` set until a restart.
         host_map: maps a server name used in ``AT+QSSLOPEN`` to a loopback
             address (``"127.0.0.1"``) or address and port (``("127.0.0.1",
             8443)``); SNI and certificate checks still use the original name.
@@ -111,6 +122,8 @@ class EmulatorConfig:
     recv_buffer_size: int = 64 * 1024
     send_buffer_size: int = 10240
     max_push_chunk: int = 1500
+    ssl_defaults: SslContextSettings = field(default_factory=SslContextSettings)
+    release_resets_context: bool = False
     host_map: Mapping[str, str | tuple[str, int]] = field(default_factory=dict)
     targets: Mapping[str, StreamTarget] = field(default_factory=dict)
     allow_non_loopback: bool = False
@@ -151,5 +164,6 @@ class EmulatorConfig:
             raise ValueError("link_granularity must be positive")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        check_settings(self.ssl_defaults)
         if self.initial_clock is not None and self.initial_clock.tzinfo is None:
             raise ValueError("initial_clock must be timezone-aware")

@@ -148,7 +148,7 @@ class ModemEmulator(FaultInjection, StateObserver):
         self.pdp: dict[int, PdpContext] = {cid: PdpContext() for cid in range(1, 8)}
         for cid in cfg.active_pdp_contexts:
             self.pdp[cid].active = True
-        self._ssl_contexts = factory_contexts()
+        self._ssl_contexts = factory_contexts(cfg.ssl_defaults)
         self.sockets: dict[int, TlsSocket] = {}
         self.last_transparent: int | None = None
         self._clock_base = cfg.initial_clock

@@ -214,6 +214,9 @@ async def qsslclose(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     sock = emu.sockets.pop(client_id, None)
     if sock is not None:
         await sock.close(emu.scaled(timeout))
+        released = all(other.ctx_id != sock.ctx_id for other in emu.sockets.values())
+        if released and emu.config.release_resets_context:
+            emu._ssl_contexts[sock.ctx_id] = emu.config.ssl_defaults
     return _ok(emu)
 
 

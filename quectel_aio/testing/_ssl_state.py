@@ -16,6 +16,7 @@ __all__ = [
     "CIPHER_SUITES",
     "ITEMS",
     "SslContextSettings",
+    "check_settings",
     "factory_contexts",
     "handle_qsslcfg",
 ]
@@ -82,9 +83,10 @@ class SslContextSettings:
     session_cache: int = 0
 
 
-def factory_contexts() -> dict[int, SslContextSettings]:
-    """Return the six contexts at factory defaults."""
-    return {ctx: SslContextSettings() for ctx in range(MAX_SSL_CONTEXT_ID + 1)}
+def factory_contexts(defaults: SslContextSettings | None = None) -> dict[int, SslContextSettings]:
+    """Return the six contexts at factory defaults (``defaults``, or the note's)."""
+    settings = defaults if defaults is not None else SslContextSettings()
+    return dict.fromkeys(range(MAX_SSL_CONTEXT_ID + 1), settings)
 
 
 # item -> (kind, low, high, test-form range text)
@@ -191,6 +193,24 @@ def handle_qsslcfg(
         new_value = str(raw)
     contexts[ctx_id] = dataclasses.replace(current, **{item: new_value})  # type: ignore[arg-type]
     return None, True
+
+
+def check_settings(settings: SslContextSettings) -> None:
+    """Check that every item is a value ``AT+QSSLCFG`` would accept.
+
+    Raises:
+        ValueError: naming the first item out of its range.
+    """
+    for item, (kind, low, high, _text) in ITEMS.items():
+        value = getattr(settings, item)
+        if kind == _INT:
+            valid = isinstance(value, int) and low <= value <= high
+        elif kind == _HEX:
+            valid = isinstance(value, int) and (value == ALL_CIPHERS or value in CIPHER_SUITES)
+        else:
+            valid = isinstance(value, str) and (value == "" or _valid_path(value))
+        if not valid:
+            raise ValueError(f"SslContextSettings.{item}={value!r} is not a value AT+QSSLCFG accepts")
 
 
 def _quoted_last(raw_args: str) -> bool:

@@ -1,0 +1,70 @@
+"""Knobs for what the SSL note leaves open: each variant behaves as configured."""
+
+from __future__ import annotations
+
+import pytest
+
+from quectel_aio.testing import (
+    CertificateAuthority,
+    EmulatorConfig,
+    SslContextSettings,
+    TlsTestServer,
+)
+
+from .helpers import configure_verified, echo_off, memory_host, open_socket
+
+
+async def test_ssl_defaults_are_the_factory_values_of_every_context() -> None:
+    defaults = SslContextSettings(seclevel=1, ignorecertitem=4, ciphersuite=0xC02F)
+    async with memory_host(EmulatorConfig(emit_rdy_on_start=False, ssl_defaults=defaults)) as host:
+        await echo_off(host)
+        await host.command(b'AT+QSSLCFG="seclevel",5', b'\r\n+QSSLCFG: "seclevel",5,1\r\n\r\nOK\r\n')
+        await host.command(b'AT+QSSLCFG="seclevel",0,0', b"\r\nOK\r\n")
+        await host.command(
+            b'AT+QSSLCFG="ciphersuite",0', b'\r\n+QSSLCFG: "ciphersuite",0,0XC02F\r\n\r\nOK\r\n'
+        )
+        host.emu.restart()
+        await host.expect(b"\r\nRDY\r\n")
+        await echo_off(host)
+        await host.command(b'AT+QSSLCFG="seclevel",0', b'\r\n+QSSLCFG: "seclevel",0,1\r\n\r\nOK\r\n')
+        await host.command(
+            b'AT+QSSLCFG="ignorecertitem",3', b'\r\n+QSSLCFG: "ignorecertitem",3,4\r\n\r\nOK\r\n'
+        )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        SslContextSettings(negotiatetime=5),
+        SslContextSettings(seclevel=3),
+        SslContextSettings(ciphersuite=0x1234),
+        SslContextSettings(cacert='UFS:"ca.pem'),
+    ],
+)
+def test_ssl_defaults_out_of_range_are_refused(settings: SslContextSettings) -> None:
+    with pytest.raises(ValueError, match="AT\\+QSSLCFG"):
+        EmulatorConfig(ssl_defaults=settings)
+
+
+@pytest.mark.parametrize("resets", [False, True])
+async def test_closing_the_last_connection_releases_the_context(
+    ca: CertificateAuthority, echo_server: TlsTestServer, resets: bool
+) -> None:
+    config = EmulatorConfig(emit_rdy_on_start=False, release_resets_context=resets)
+    async with memory_host(config) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        assert await open_socket(host, echo_server.port, client_id=0) == b"\r\n+QSSLOPEN: 0,0\r\n"
+        assert await open_socket(host, echo_server.port, client_id=1) == b"\r\n+QSSLOPEN: 1,0\r\n"
+        await host.command(b"AT+QSSLCLOSE=0", b"\r\nOK\r\n")
+        # Another connection still uses context 1: nothing is released.
+        await host.command(b'AT+QSSLCFG="seclevel",1', b'\r\n+QSSLCFG: "seclevel",1,1\r\n\r\nOK\r\n')
+        await host.command(b"AT+QSSLCLOSE=1", b"\r\nOK\r\n")
+        expected = b"0" if resets else b"1"
+        await host.command(
+            b'AT+QSSLCFG="seclevel",1', b'\r\n+QSSLCFG: "seclevel",1,' + expected + b"\r\n\r\nOK\r\n"
+        )
+        await host.command(
+            b'AT+QSSLCFG="cacert",1',
+            b'\r\n+QSSLCFG: "cacert",1,"' + (b"" if resets else b"UFS:ca.pem") + b'"\r\n\r\nOK\r\n',
+        )
