@@ -76,6 +76,16 @@ class EmulatorConfig:
         esc_cancel_response: printed when ESC cancels a variable-length send.
         esc_cancel_error_code: ``AT+QIGETERROR`` code after an ESC cancel.
         qsslstate_two_param: accept the ``AT+QSSLSTATE=1,<id>`` form.
+        qsslstate_local_port: ``+QSSLSTATE`` shows the TCP local port (as
+            in the note's example); ``False`` shows 0 (as a sibling module
+            does).
+        recv_empty_bare_ok: ``AT+QSSLRECV`` on an empty buffer answers a bare
+            ``OK`` (the note's §3.3.3 example) instead of ``+QSSLRECV: 0``
+            and ``OK`` (its command table, and a sibling module).
+        send_length_query: ``AT+QSSLSEND=<id>,0`` answers ``+QSSLSEND:
+            <total>,<acked>,<unacked>`` like the TCP note's ``AT+QISEND=<id>,0``
+            (``acked`` counts what left the module); ``False`` (the default,
+            the SSL note's range 1-1460) answers ``ERROR``.
         send_input_timeout: seconds of silence after the prompt (or between
             payload bytes) before the send is abandoned with ``ERROR``.
         time_scale: factor applied to module-side timeouts given in seconds by
@@ -133,6 +143,9 @@ class EmulatorConfig:
     esc_cancel_response: bytes = b"\r\nERROR\r\n"
     esc_cancel_error_code: int = 571
     qsslstate_two_param: bool = False
+    qsslstate_local_port: bool = True
+    recv_empty_bare_ok: bool = False
+    send_length_query: bool = False
     send_input_timeout: float = 5.0
     time_scale: float = 1.0
     connect_timeout: float = 150.0

@@ -144,9 +144,12 @@ async def qsslsend(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     if cmd.kind is not CommandKind.WRITE or len(cmd.params) not in (1, 2):
         return _fail(emu)
     client_id = _int_param(cmd, 0, 0, MAX_CLIENT_ID)
-    length = _int_param(cmd, 1, 1, MAX_SEND_LENGTH, default=-1)
+    low = 0 if emu.config.send_length_query else 1
+    length = _int_param(cmd, 1, low, MAX_SEND_LENGTH, default=-1)
     if client_id is None or length is None:
         return _fail(emu)
+    if length == 0:
+        return _send_totals(emu, client_id)
     sock = _connected(emu, client_id)
     if sock is None:
         return _fail(emu, ERR_CLOSED)
@@ -175,6 +178,14 @@ async def qsslsend(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     return _ok(emu, echo + b"\r\nSEND OK\r\n")
 
 
+def _send_totals(emu: ModemEmulator, client_id: int) -> bytes:
+    sock = emu.sockets.get(client_id)
+    if sock is None or sock.state is SocketState.OPENING:
+        return _fail(emu, ERR_CLOSED)
+    unacked = sock.backlog()
+    return _ok(emu, info_ok([f"+QSSLSEND: {sock.total_sent},{sock.total_sent - unacked},{unacked}"]))
+
+
 @register("+QSSLRECV")
 async def qsslrecv(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     """AT+QSSLRECV: read from the module receive buffer (buffer access mode)."""
@@ -196,7 +207,7 @@ async def qsslrecv(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
         return _ok(emu, info_ok([f"+QSSLRECV: {sock.total_received},{sock.total_read},{unread}"]))
     data = sock.consume(length)
     if not data:
-        return _ok(emu, info_ok(["+QSSLRECV: 0"]))
+        return _ok(emu, OK if emu.config.recv_empty_bare_ok else info_ok(["+QSSLRECV: 0"]))
     return _ok(emu, f"\r\n+QSSLRECV: {len(data)}\r\n".encode("ascii") + data + b"\r\n" + OK)
 
 
@@ -222,8 +233,9 @@ async def qsslclose(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
 
 def _state_line(emu: ModemEmulator, sock: TlsSocket) -> str:
     ip = sock.remote_ip or sock.host
+    local_port = sock.local_port if emu.config.qsslstate_local_port else 0
     return (
-        f'+QSSLSTATE: {sock.client_id},"SSLClient","{ip}",{sock.port},{sock.local_port},'
+        f'+QSSLSTATE: {sock.client_id},"SSLClient","{ip}",{sock.port},{local_port},'
         f'{int(sock.state)},{sock.cid},{sock.client_id},{sock.mode},"{emu.config.at_port}",{sock.ctx_id}'
     )
 

@@ -68,3 +68,61 @@ async def test_closing_the_last_connection_releases_the_context(
             b'AT+QSSLCFG="cacert",1',
             b'\r\n+QSSLCFG: "cacert",1,"' + (b"" if resets else b"UFS:ca.pem") + b'"\r\n\r\nOK\r\n',
         )
+
+
+@pytest.mark.parametrize("bare", [False, True])
+async def test_empty_qsslrecv_answer(
+    ca: CertificateAuthority, echo_server: TlsTestServer, bare: bool
+) -> None:
+    async with memory_host(EmulatorConfig(emit_rdy_on_start=False, recv_empty_bare_ok=bare)) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port)
+        expected = b"\r\nOK\r\n" if bare else b"\r\n+QSSLRECV: 0\r\n\r\nOK\r\n"
+        await host.command(b"AT+QSSLRECV=0,1500", expected)
+        # The length query is the same in both variants.
+        await host.command(b"AT+QSSLRECV=0,0", b"\r\n+QSSLRECV: 0,0,0\r\n\r\nOK\r\n")
+
+
+@pytest.mark.parametrize("shown", [True, False])
+async def test_qsslstate_local_port(
+    ca: CertificateAuthority, echo_server: TlsTestServer, shown: bool
+) -> None:
+    async with memory_host(EmulatorConfig(emit_rdy_on_start=False, qsslstate_local_port=shown)) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port, client_id=4)
+        host.send(b"AT+QSSLSTATE=4\r")
+        line = (await host.read_until(b"\r\n\r\nOK\r\n")).split(b"\r\n")[1]
+        fields = line.split(b",")
+        assert fields[:4] == [
+            b"+QSSLSTATE: 4",
+            b'"SSLClient"',
+            b'"127.0.0.1"',
+            str(echo_server.port).encode(),
+        ]
+        local_port = int(fields[4])
+        assert (local_port != 0) is shown
+        assert fields[5:] == [b"2", b"1", b"4", b"0", b'"uart1"', b"1"]
+
+
+async def test_send_length_query(ca: CertificateAuthority, echo_server: TlsTestServer) -> None:
+    async with memory_host(EmulatorConfig(emit_rdy_on_start=False)) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port)
+        # Not in the SSL note (sendlen 1-1460): refused by default, with nothing sent.
+        await host.command(b"AT+QSSLSEND=0,0", b"\r\nERROR\r\n")
+        await host.command(b"AT+QIGETERROR", b"\r\n+QIGETERROR: 552,Invalid parameter\r\n\r\nOK\r\n")
+    async with memory_host(EmulatorConfig(emit_rdy_on_start=False, send_length_query=True)) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port)
+        await host.command(b"AT+QSSLSEND=0,0", b"\r\n+QSSLSEND: 0,0,0\r\n\r\nOK\r\n")
+        host.send(b"AT+QSSLSEND=0,5\r")
+        await host.expect(b"\r\n> ")
+        host.send(b"hello")
+        await host.expect(b"\r\nSEND OK\r\n")
+        await host.expect(b'\r\n+QSSLURC: "recv",0\r\n')  # echoed: the bytes have left the module
+        await host.command(b"AT+QSSLSEND=0,0", b"\r\n+QSSLSEND: 5,5,0\r\n\r\nOK\r\n")
+        await host.command(b"AT+QSSLSEND=7,0", b"\r\nERROR\r\n")
