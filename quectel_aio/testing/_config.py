@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from ._ssl_state import SslContextSettings, check_settings
 from ._targets import StreamTarget
 
-__all__ = ["FACTORY_CLOCK", "EmulatorConfig"]
+__all__ = ["FACTORY_CLOCK", "URC_PORTS", "EmulatorConfig"]
+
+#: The values of ``AT+QURCCFG="urcport"``.
+URC_PORTS = ("usbat", "usbmodem", "uart1", "all")
 
 #: What the module clock reads after boot until ``AT+CCLK`` sets it.
 FACTORY_CLOCK = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
@@ -114,6 +117,12 @@ class EmulatorConfig:
             carries it.
         link_granularity: seconds per delivery slice when paced (1 ms by
             default; 0.016 models a USB-serial adapter's latency timer).
+
+    Raises:
+        ValueError: a knob outside what the module could do (an unknown
+            ``urcport``, a PDP context ID outside 1-7, an error code that is
+            not a module error code, a negative time, an SSL default that
+            ``AT+QSSLCFG`` would refuse...), at construction.
     """
 
     model: str = "EC200U"
@@ -178,5 +187,27 @@ class EmulatorConfig:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
         check_settings(self.ssl_defaults)
+        self._check_ports_and_times()
         if self.initial_clock is not None and self.initial_clock.tzinfo is None:
             raise ValueError("initial_clock must be timezone-aware")
+
+    def _check_ports_and_times(self) -> None:
+        if self.urcport not in URC_PORTS:
+            raise ValueError(f"urcport must be one of {', '.join(URC_PORTS)}")
+        if not self.at_port or '"' in self.at_port or "," in self.at_port:
+            raise ValueError("at_port must be a port name such as 'uart1' or 'usbat'")
+        if not set(self.active_pdp_contexts) <= set(range(1, 8)):
+            raise ValueError("active_pdp_contexts must be PDP context IDs 1-7")
+        if not 550 <= self.cert_failure_code <= 579:
+            raise ValueError("cert_failure_code must be a module error code (550-579)")
+        if self.esc_cancel_error_code != 0 and not 550 <= self.esc_cancel_error_code <= 579:
+            raise ValueError("esc_cancel_error_code must be 0 or a module error code (550-579)")
+        delays = ("boot_delay", "urc_after_ok_delay", "escape_guard_time")
+        for name in delays:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("send_input_timeout", "connect_timeout", "max_command_length", "ufs_block_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.ufs_capacity < self.ufs_block_size:
+            raise ValueError("ufs_capacity must hold at least one ufs_block_size block")

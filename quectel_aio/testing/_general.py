@@ -7,6 +7,7 @@ import datetime as _dt
 import re
 
 from .._grammar import ERROR_TEXTS, MAX_PDP_CONTEXT_ID, CommandKind, ParsedCommand
+from ._config import URC_PORTS as _URC_PORTS
 from ._emulator import ModemEmulator
 from ._registry import register
 from ._sockets import ERR_INVALID_PARAM, ERR_PDP_NOT_ACTIVE
@@ -15,7 +16,6 @@ from ._wire import ERROR, OK, field_is_quoted, info_ok
 __all__ = ["SUPPORTED_RATES"]
 
 SUPPORTED_RATES = (4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
-_URC_PORTS = ("usbat", "usbmodem", "uart1", "all")
 _CCLK_RE = re.compile(r"^(\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-])(\d\d)$")
 
 

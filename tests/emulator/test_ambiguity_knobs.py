@@ -126,3 +126,36 @@ async def test_send_length_query(ca: CertificateAuthority, echo_server: TlsTestS
         await host.expect(b'\r\n+QSSLURC: "recv",0\r\n')  # echoed: the bytes have left the module
         await host.command(b"AT+QSSLSEND=0,0", b"\r\n+QSSLSEND: 5,5,0\r\n\r\nOK\r\n")
         await host.command(b"AT+QSSLSEND=7,0", b"\r\nERROR\r\n")
+
+
+@pytest.mark.parametrize(
+    ("knobs", "message"),
+    [
+        ({"urcport": "UART1"}, "urcport"),
+        ({"urcport": "uart2"}, "urcport"),
+        ({"at_port": ""}, "at_port"),
+        ({"active_pdp_contexts": (0,)}, "active_pdp_contexts"),
+        ({"active_pdp_contexts": (8,)}, "active_pdp_contexts"),
+        ({"cert_failure_code": 0}, "cert_failure_code"),
+        ({"cert_failure_code": 404}, "cert_failure_code"),
+        ({"esc_cancel_error_code": 1}, "esc_cancel_error_code"),
+        ({"boot_delay": -1.0}, "boot_delay"),
+        ({"escape_guard_time": -0.5}, "escape_guard_time"),
+        ({"urc_after_ok_delay": -0.1}, "urc_after_ok_delay"),
+        ({"send_input_timeout": 0.0}, "send_input_timeout"),
+        ({"connect_timeout": 0.0}, "connect_timeout"),
+        ({"max_command_length": 0}, "max_command_length"),
+        ({"ufs_block_size": 0}, "ufs_block_size"),
+        ({"ufs_capacity": 100}, "ufs_capacity"),
+    ],
+)
+def test_bad_config_is_refused_at_construction(knobs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EmulatorConfig(**knobs)  # type: ignore[arg-type]
+
+
+def test_valid_port_and_context_knobs_are_accepted() -> None:
+    config = EmulatorConfig(
+        urcport="all", at_port="usbmodem", active_pdp_contexts=(1, 7), escape_guard_time=0
+    )
+    assert config.urcport == "all"
