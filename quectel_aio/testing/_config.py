@@ -104,9 +104,10 @@ class EmulatorConfig:
             (as if set from the network).
         at_port: the ``<AT_port>`` name of the served port.
         urcport: factory ``AT+QURCCFG="urcport"`` value. Unless it names
-            ``at_port`` (or is ``"all"``), general URCs (RDY, pdpdeact,
-            injected) are not printed; socket URCs always go to the port that
-            opened the socket.
+            ``at_port`` (or is ``"all"``), general URCs (RDY, the
+            ``boot_urcs``, pdpdeact) are not printed; socket URCs always go to
+            the port that opened the socket, and URCs injected by a test are
+            always printed.
         active_pdp_contexts: PDP contexts that are active after boot.
         max_command_length: longer command lines are discarded with ``ERROR``.
         escape_guard_time: transparent mode: ``+++`` must be preceded and
