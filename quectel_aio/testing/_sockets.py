@@ -200,11 +200,11 @@ async def qsslrecv(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
     sock = emu.sockets.get(client_id)
     if sock is None or sock.state is SocketState.OPENING:
         return _fail(emu, ERR_CLOSED)
-    if sock.mode != 0:
-        return _fail(emu, ERR_NOT_SUPPORTED)
-    if length == 0:
+    if length == 0:  # the length query answers for every existing connection (note §2.2.4)
         unread = len(sock.recv_buffer)
         return _ok(emu, info_ok([f"+QSSLRECV: {sock.total_received},{sock.total_read},{unread}"]))
+    if sock.mode != 0:
+        return _fail(emu, ERR_NOT_SUPPORTED)
     data = sock.consume(length)
     if not data:
         return _ok(emu, OK if emu.config.recv_empty_bare_ok else info_ok(["+QSSLRECV: 0"]))

@@ -195,6 +195,8 @@ async def test_direct_push_mode(ca: CertificateAuthority, echo_server: TlsTestSe
         await host.expect(b"\r\nSEND OK\r\n")
         await host.expect(b'\r\n+QSSLURC: "recv",0,18\r\n' + PAYLOAD + b"\r\n")
         await host.command(b"AT+QSSLRECV=0,1500", b"\r\nERROR\r\n")
+        # The length query answers for any existing connection (note §2.2.4): pushed bytes count as read.
+        await host.command(b"AT+QSSLRECV=0,0", b"\r\n+QSSLRECV: 18,18,0\r\n\r\nOK\r\n")
 
 
 async def test_direct_push_chunks_and_no_trailer(server_cert: IssuedCert) -> None:
