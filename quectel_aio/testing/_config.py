@@ -46,8 +46,10 @@ class EmulatorConfig:
             failure: 579 (documented) or 566 (observed on a sibling module).
         recv_buffer_size: module receive buffer per socket in buffer mode; while
             full the emulator stops reading from the TLS peer.
-        send_buffer_size: ``SEND FAIL`` when the pending TLS write backlog plus
-            the new payload would exceed this.
+        send_buffer_size: ``SEND FAIL`` when what the peer has not taken yet
+            (the TLS write backlog and, on Linux, the TCP send queue that the
+            peer's receive window holds back) plus the new payload would
+            exceed this.
         max_push_chunk: largest payload of one direct-push URC.
         ssl_defaults: what every SSL context holds after boot (and after a
             release, see ``release_resets_context``). The note's legible

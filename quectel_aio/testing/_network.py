@@ -28,6 +28,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
@@ -67,6 +68,8 @@ ERR_CONNECT = 566
 ERR_TIMEOUT = 569
 
 _READ_CHUNK = 16384
+#: Linux ``SIOCOUTQ`` (same value as ``TIOCOUTQ``): bytes in a TCP socket's send queue.
+_SIOCOUTQ = 0x5411
 _STREAM_LIMIT = 16384
 
 
@@ -260,6 +263,18 @@ def check_peer(der: bytes | None, settings: SslContextSettings, host: str, now: 
     if check_dates and not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         return False
     return bool(settings.ignorecertitem & IGNORE_CN_MISMATCH) or hostname_matches(cert, host)
+
+
+def _kernel_send_queue(raw: socket.socket | None) -> int:
+    if raw is None or not sys.platform.startswith("linux"):
+        return 0
+    import fcntl  # POSIX only
+
+    try:
+        answer = fcntl.ioctl(raw.fileno(), _SIOCOUTQ, bytes(4))
+    except (OSError, ValueError):
+        return 0
+    return max(int.from_bytes(answer, sys.byteorder, signed=True), 0)
 
 
 class SocketEvents(Protocol):
@@ -494,10 +509,18 @@ class TlsSocket:
                 await self._writer.drain()
 
     def backlog(self) -> int:
-        """Bytes accepted by SEND OK but not yet handed to the network."""
+        """Bytes accepted by SEND OK that the peer has not taken yet.
+
+        The TLS write backlog plus, on Linux, the TCP send queue (``SIOCOUTQ``):
+        loopback acknowledges at once, so what stays queued is what the peer's
+        receive window refused, as it would stay in the module's send buffer.
+        Without that queue a peer that stops reading would first fill the
+        host's socket buffer (megabytes) before ``SEND FAIL``.
+        """
         if self._writer is None:
             return 0
-        return self._writer.transport.get_write_buffer_size()
+        transport = self._writer.transport
+        return transport.get_write_buffer_size() + _kernel_send_queue(transport.get_extra_info("socket"))
 
     def send(self, data: bytes) -> None:
         """Queue ``data`` on the TLS connection."""
