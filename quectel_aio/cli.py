@@ -7,7 +7,9 @@ Subcommands:
   module's SSL socket; prints each step's time, the status line, body size and
   sha256. With ``--port`` it runs against real hardware and a URL instead.
 * ``emulate``: serve an emulated EC200U on a pty; prints ``PTY <path>`` first
-  (``{"pty": "<path>"}`` with ``--json``).
+  (``{"pty": "<path>"}`` with ``--json``). ``--listen [HOST:]PORT`` serves over
+  TCP instead and prints ``SOCKET socket://HOST:PORT``; ``--map
+  NAME=ADDRESS[:PORT]`` lets the emulated module reach a server by name.
 * ``at``: send raw AT commands to a module.
 * ``info``: model, revision, SIM state, signal quality.
 * ``bench``: throughput of every access mode through the emulator (in its own
@@ -89,6 +91,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     emulate = add_parser("emulate", help="serve an emulated EC200U on a pty until interrupted")
     emulate.add_argument("--no-echo", action="store_true", help="start with echo off (factory default is on)")
+    emulate.add_argument(
+        "--listen",
+        metavar="[HOST:]PORT",
+        default=None,
+        help="serve over TCP (for --port socket://HOST:PORT) instead of a pty; port 0 picks one",
+    )
+    emulate.add_argument(
+        "--map",
+        metavar="NAME=ADDRESS[:PORT]",
+        action="append",
+        default=[],
+        help="let AT+QSSLOPEN reach server NAME at a loopback ADDRESS (and PORT); repeatable",
+    )
 
     at = add_parser("at", help="send raw AT commands")
     _add_port_options(at, required=True)
@@ -188,15 +203,41 @@ async def _run_info(args: argparse.Namespace) -> int:
 
 
 async def _run_emulate(args: argparse.Namespace) -> int:
-    from .testing import EmulatorConfig, ModemEmulator, serve_pty_forever
+    from .testing import EmulatorConfig, ModemEmulator, serve_pty_forever, serve_socket_forever
 
-    emulator = ModemEmulator(EmulatorConfig(echo=not args.no_echo))
+    host_map = dict(_parse_map(entry) for entry in args.map)
+    emulator = ModemEmulator(EmulatorConfig(echo=not args.no_echo, host_map=host_map))
+    if args.listen is not None:
+        address, port = _parse_listen(args.listen)
+
+        def listening(url: str) -> None:
+            print(json.dumps({"socket": url}) if args.json else f"SOCKET {url}", flush=True)
+
+        await serve_socket_forever(emulator, listening, address, port)
+        return 0
 
     def ready(path: str) -> None:
         print(json.dumps({"pty": path}) if args.json else f"PTY {path}", flush=True)
 
     await serve_pty_forever(emulator, ready)
     return 0
+
+
+def _parse_listen(text: str) -> tuple[str, int]:
+    address, _, port = text.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen {text!r}: expected [HOST:]PORT")
+    return address.strip("[]") or "127.0.0.1", int(port)
+
+
+def _parse_map(text: str) -> tuple[str, str | tuple[str, int]]:
+    name, sep, target = text.partition("=")
+    if not sep or not name or not target:
+        raise ValueError(f"--map {text!r}: expected NAME=ADDRESS[:PORT]")
+    address, colon, port = target.rpartition(":")
+    if colon and port.isdigit() and address and address.count(":") == 0:
+        return name, (address, int(port))
+    return name, target
 
 
 async def _run_bench(args: argparse.Namespace) -> int:

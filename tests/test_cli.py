@@ -187,3 +187,55 @@ def test_cli_hardware_options_without_a_port_are_refused(
         main(argv)
     assert info.value.code == 2
     assert f"{argv[1]} needs --port" in capsys.readouterr().err
+
+
+async def test_cli_emulate_listens_for_socket_urls_and_maps_server_names() -> None:
+    """``emulate --listen`` in its own process: a Modem reaches it by ``socket://`` and opens a mapped name."""
+    import asyncio
+
+    import quectel_aio
+    from quectel_aio.testing import make_ca, start_tls_echo_server
+
+    ca = make_ca(key_type="rsa")
+    cert = ca.issue_server_cert(["api.example.test"], key_type="rsa")
+    async with await start_tls_echo_server(cert.chain_pem, cert.key_pem) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "quectel_aio",
+            "emulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--map",
+            f"api.example.test=127.0.0.1:{server.port}",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+        try:
+            assert process.stdout is not None
+            first = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+            assert re.fullmatch(r"SOCKET socket://127\.0\.0\.1:\d+", first), first
+            url = first.split(" ", 1)[1]
+            async with quectel_aio.Modem.open(url) as modem:
+                await modem.activate_pdp(1)
+                ssl = quectel_aio.SSLConfig(cafile=ca.cert_pem)
+                reader, writer = await modem.open_connection("api.example.test", 443, ssl=ssl)
+                writer.write(b"across processes")
+                await writer.drain()
+                assert await reader.readexactly(16) == b"across processes"
+                writer.close()
+                await writer.wait_closed()
+        finally:
+            process.terminate()
+            await process.wait()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--map", "no-equals-sign"), ("--map", "=127.0.0.1"), ("--listen", "host:port")]
+)
+def test_cli_emulate_refuses_malformed_options(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["emulate", option, value]) == 1
+    assert option in capsys.readouterr().err

@@ -38,7 +38,7 @@ from ._config import FACTORY_CLOCK, EmulatorConfig
 from ._emulator import ModemEmulator
 from ._network import SocketState
 from ._pty import PtyPair, open_pty_pair
-from ._serve import run_emulator_forever, serve_pty_forever
+from ._serve import run_emulator_forever, serve_pty_forever, serve_socket_forever
 from ._servers import (
     TlsTestServer,
     server_ssl_context,
@@ -70,6 +70,7 @@ __all__ = [
     "open_pty_pair",
     "PtyPair",
     "serve_pty_forever",
+    "serve_socket_forever",
     "run_emulator_forever",
     "CertificateAuthority",
     "IssuedCert",

@@ -14,7 +14,7 @@ from ._pty import PtyPair
 if TYPE_CHECKING:
     from ._emulator import ModemEmulator
 
-__all__ = ["PtyServer", "SocketServer", "run_emulator_forever", "serve_pty_forever"]
+__all__ = ["PtyServer", "SocketServer", "run_emulator_forever", "serve_pty_forever", "serve_socket_forever"]
 
 _READ_SIZE = 65536
 
@@ -191,6 +191,24 @@ async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None])
     """
     async with emu.serve_pty() as path:
         on_ready(path)
+        await asyncio.Event().wait()
+
+
+async def serve_socket_forever(
+    emu: ModemEmulator, on_ready: Callable[[str], None], host: str = "127.0.0.1", port: int = 0
+) -> None:
+    """Serve ``emu`` over TCP until cancelled, for ``socket://`` URLs. Prints nothing.
+
+    Args:
+        emu: the emulator to serve.
+        on_ready: called once with the URL (``socket://127.0.0.1:<port>``)
+            when the listening socket is ready for a client.
+        host: address to listen on.
+        port: TCP port; 0 picks a free one.
+    """
+    async with emu.serve_socket(host, port) as (address, bound):
+        shown = f"[{address}]" if ":" in address else address
+        on_ready(f"socket://{shown}:{bound}")
         await asyncio.Event().wait()
 
 
