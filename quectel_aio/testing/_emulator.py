@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .._errors import RemoteProtocolError
@@ -40,8 +40,8 @@ from ._input import InputBuffer
 from ._network import SocketState, TlsSocket
 from ._observe import StateObserver
 from ._pacing import SerialLink
-from ._pty import open_pty_pair
 from ._registry import HANDLERS
+from ._serve import Serving
 from ._ssl_state import SslContextSettings, factory_contexts
 from ._state import FaultPlan, PdpContext, Profile
 from ._wire import ERROR, OK, cme_error
@@ -54,7 +54,7 @@ __all__ = ["ModemEmulator"]
 Sink = Callable[[bytes], None]
 
 
-class ModemEmulator(FaultInjection, StateObserver):
+class ModemEmulator(FaultInjection, StateObserver, Serving):
     """An emulated Quectel EC200U speaking the SSL AT dialect byte-exactly.
 
     The emulator answers AT commands on a pseudo-terminal
@@ -574,39 +574,6 @@ class ModemEmulator(FaultInjection, StateObserver):
         self._link.close()
         self._sink = None
         self._drain = None
-
-    @contextlib.asynccontextmanager
-    async def serve_pty(self) -> AsyncIterator[str]:
-        """Serve on a new pseudo-terminal; yields the slave path (``/dev/pts/N``).
-
-        The slave is in raw mode. The emulator keeps its own descriptor on the
-        slave so a client may close and reopen the path.
-        """
-        from ._serve import PtyServer
-
-        pair = open_pty_pair()
-        server = PtyServer(self, pair)
-        try:
-            server.start()
-            yield pair.path
-        finally:
-            await server.aclose()
-
-    @contextlib.asynccontextmanager
-    async def serve_socket(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[tuple[str, int]]:
-        """Serve over TCP (for ``socket://host:port`` URLs); yields ``(host, port)``.
-
-        One host connection at a time; a second connection is refused while
-        one is active. Module state persists across host connections.
-        """
-        from ._serve import SocketServer
-
-        server = SocketServer(self)
-        try:
-            address = await server.start(host, port)
-            yield address
-        finally:
-            await server.aclose()
 
 
 def _load_handlers() -> None:

@@ -58,7 +58,11 @@ class FaultInjection:
             self.emit_urc(blob)
 
     def inject_raw(self, data: bytes) -> None:
-        """Emit raw bytes at the next line boundary (no framing added)."""
+        """Emit raw bytes at the next line boundary (no framing added).
+
+        Args:
+            data: the bytes to write, exactly as given.
+        """
         self.emit_urc(data)
 
     def lose_next_recv_urcs(self, n: int = 1) -> None:
@@ -67,11 +71,20 @@ class FaultInjection:
         The module believes it rang: like a real one, it rings again only
         after a read has found its buffer empty. A host that reads only on
         the doorbell stalls.
+
+        Args:
+            n: how many doorbells to lose (added to any still pending).
         """
         self._faults.lose_recv_urcs += n
 
     def fail_next_sends(self, n: int = 1) -> None:
-        """Answer the next ``n`` complete QSSLSEND payloads with ``SEND FAIL``."""
+        """Answer the next ``n`` complete QSSLSEND payloads with ``SEND FAIL``.
+
+        The payload is taken and dropped, as when the module's send buffer is full.
+
+        Args:
+            n: how many sends fail (added to any still pending).
+        """
         self._faults.fail_sends += n
 
     def take_send_failure(self) -> bool:
@@ -92,11 +105,26 @@ class FaultInjection:
         self._faults.fail_commands.append((command_key(prefix), response))
 
     def mute_next_command(self, prefix: str) -> None:
-        """Swallow the next command starting with ``prefix`` (echo only, no response)."""
+        """Swallow the next command starting with ``prefix`` (echo only, no response).
+
+        Args:
+            prefix: as for :meth:`fail_next_command`.
+        """
         self._faults.mute_commands.append(command_key(prefix))
 
     def deactivate_pdp(self, cid: int) -> None:
-        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs."""
+        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs.
+
+        Its connections go to state closing (transparent mode ends with
+        ``NO CARRIER``), opens still in progress on it are dropped, and
+        ``AT+QIACT`` on it fails until the host sends ``AT+QIDEACT``.
+
+        Args:
+            cid: the PDP context ID (1-7).
+
+        Raises:
+            KeyError: ``cid`` is not a PDP context ID.
+        """
         self.pdp[cid].active = False
         self.pdp[cid].lost = True
         ids = self.close_context_sockets(cid)
@@ -105,7 +133,14 @@ class FaultInjection:
             self.emit_urc(format_line(f'+QSSLURC: "closed",{client_id}'))
 
     def close_from_peer(self, client_id: int) -> None:
-        """The server side drops connection ``client_id`` (TCP reset)."""
+        """The server side drops connection ``client_id`` (TCP reset).
+
+        The socket then reports ``+QSSLURC: "closed"`` (``NO CARRIER`` in
+        transparent mode) as for any peer close; an unknown ID is ignored.
+
+        Args:
+            client_id: the ``<clientID>`` of the connection.
+        """
         sock = self.sockets.get(client_id)
         if sock is not None:
             sock.abort_transport()
@@ -117,6 +152,9 @@ class FaultInjection:
         says: ``&D1`` returns to command mode with ``OK`` and keeps the
         connection (in buffer access mode); ``&D2`` (the factory value) ends
         the connection with ``NO CARRIER``; ``&D0`` ignores DTR.
+
+        Args:
+            asserted: the new level of the line (``False``: OFF).
         """
         falling = self.dtr and not asserted
         self.dtr = asserted

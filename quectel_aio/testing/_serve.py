@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, cast
 
 from ._config import EmulatorConfig
-from ._pty import PtyPair
+from ._pty import PtyPair, open_pty_pair
 
 if TYPE_CHECKING:
     from ._emulator import ModemEmulator
 
-__all__ = ["PtyServer", "SocketServer", "run_emulator_forever", "serve_pty_forever", "serve_socket_forever"]
+__all__ = [
+    "PtyServer",
+    "Serving",
+    "SocketServer",
+    "run_emulator_forever",
+    "serve_pty_forever",
+    "serve_socket_forever",
+]
 
 _READ_SIZE = 65536
 
@@ -179,6 +186,51 @@ class SocketServer:
         if self._server is not None:
             await self._server.wait_closed()
         await self._emu.aclose()
+
+
+class Serving:
+    """How a :class:`ModemEmulator` is served: on a pty or over TCP."""
+
+    @contextlib.asynccontextmanager
+    async def serve_pty(self) -> AsyncIterator[str]:
+        """Serve on a new pseudo-terminal; yields the slave path (``/dev/pts/N``).
+
+        The slave is in raw mode. The emulator keeps its own descriptor on the
+        slave so a client may close and reopen the path. Leaving the context
+        stops the emulator (:meth:`aclose`).
+
+        Yields:
+            The slave path, to pass to ``Modem.open()`` or any serial program.
+        """
+        pair = open_pty_pair()
+        server = PtyServer(cast("ModemEmulator", self), pair)
+        try:
+            server.start()
+            yield pair.path
+        finally:
+            await server.aclose()
+
+    @contextlib.asynccontextmanager
+    async def serve_socket(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[tuple[str, int]]:
+        """Serve over TCP (for ``socket://host:port`` URLs); yields ``(host, port)``.
+
+        One host connection at a time; a second connection is refused while
+        one is active. Module state persists across host connections. Leaving
+        the context stops the emulator (:meth:`aclose`).
+
+        Args:
+            host: address to listen on.
+            port: TCP port; 0 picks a free one.
+
+        Yields:
+            The address and port actually bound.
+        """
+        server = SocketServer(cast("ModemEmulator", self))
+        try:
+            address = await server.start(host, port)
+            yield address
+        finally:
+            await server.aclose()
 
 
 async def serve_pty_forever(emu: ModemEmulator, on_ready: Callable[[str], None]) -> None:
