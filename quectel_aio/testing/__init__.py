@@ -27,6 +27,7 @@ independent implementation of the same documented protocol.
 
 from __future__ import annotations
 
+from .._grammar import CommandKind, ParsedCommand
 from ._certs import (
     CertificateAuthority,
     IssuedCert,
@@ -36,7 +37,7 @@ from ._certs import (
 )
 from ._config import FACTORY_CLOCK, EmulatorConfig
 from ._emulator import ModemEmulator
-from ._network import SocketState
+from ._network import SocketState, TlsSocket
 from ._pty import PtyPair, open_pty_pair
 from ._serve import run_emulator_forever, serve_pty_forever, serve_socket_forever
 from ._servers import (
@@ -65,6 +66,9 @@ __all__ = [
     "FACTORY_CLOCK",
     "SslContextSettings",
     "SocketState",
+    "TlsSocket",
+    "ParsedCommand",
+    "CommandKind",
     "PdpContext",
     "CIPHER_SUITES",
     "open_pty_pair",

@@ -292,7 +292,26 @@ class SocketEvents(Protocol):
 
 
 class TlsSocket:
-    """One emulated SSL client socket (``<clientID>``)."""
+    """One emulated SSL client socket (``<clientID>``), as ``ModemEmulator.sockets`` holds it.
+
+    Tests read these attributes; only the emulator changes them.
+
+    Attributes:
+        client_id: the ``<clientID>`` (0-11).
+        cid: the PDP context it was opened on.
+        ctx_id: the SSL context it was opened with.
+        host: the server address given to ``AT+QSSLOPEN``.
+        port: the server port given to ``AT+QSSLOPEN``.
+        mode: the access mode (0 buffer, 1 direct push, 2 transparent).
+        settings: the SSL context's settings when it was opened.
+        state: the ``<socket_state>`` (:class:`SocketState`).
+        remote_ip: the peer's address once connected, else ``None``.
+        local_port: the local TCP port once connected, else 0.
+        recv_buffer: bytes received and not yet read (buffer mode).
+        total_received: bytes received from the peer so far.
+        total_read: bytes handed to the host so far (read, pushed or raw).
+        total_sent: bytes accepted with ``SEND OK`` (or sent in transparent mode).
+    """
 
     def __init__(
         self,

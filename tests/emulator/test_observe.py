@@ -63,3 +63,23 @@ async def test_wait_for_restart() -> None:
         emu.restart()
         await waiting
         await host.expect(b"\r\nRDY\r\n")
+
+
+async def test_inspected_state_has_public_types(ca: CertificateAuthority, echo_server: TlsTestServer) -> None:
+    from quectel_aio.testing import CommandKind, ParsedCommand, TlsSocket
+
+    async with memory_host() as host:
+        emu = host.emu
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        host.send(f'AT+QSSLOPEN=1,1,3,"localhost",{echo_server.port},0\r'.encode())
+        await host.expect(b"\r\nOK\r\n\r\n+QSSLOPEN: 3,0\r\n")
+        sock = emu.sockets[3]
+        assert isinstance(sock, TlsSocket)
+        assert (sock.client_id, sock.cid, sock.ctx_id, sock.mode) == (3, 1, 1, 0)
+        assert sock.state is SocketState.CONNECTED
+        assert sock.remote_ip == "127.0.0.1"
+        opened = [c for c in emu.command_log if c.name == "+QSSLOPEN"]
+        assert all(isinstance(c, ParsedCommand) for c in opened)
+        assert opened[0].kind is CommandKind.WRITE
+        assert opened[0].params == (1, 1, 3, "localhost", echo_server.port, 0)
