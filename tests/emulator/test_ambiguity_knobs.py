@@ -159,3 +159,25 @@ def test_valid_port_and_context_knobs_are_accepted() -> None:
         urcport="all", at_port="usbmodem", active_pdp_contexts=(1, 7), escape_guard_time=0
     )
     assert config.urcport == "all"
+
+
+async def test_variable_length_send_holds_at_most_1460_bytes(
+    ca: CertificateAuthority, echo_server: TlsTestServer
+) -> None:
+    async with memory_host() as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port)
+        host.send(b"AT+QSSLSEND=0\r")
+        await host.expect(b"\r\n> ")
+        host.send(b"a" * 1460 + b"\x1a")
+        await host.expect(b"\r\nSEND OK\r\n")
+        await host.expect(b'\r\n+QSSLURC: "recv",0\r\n')
+        host.send(b"AT+QSSLSEND=0\r")
+        await host.expect(b"\r\n> ")
+        host.send(b"b" * 1461)
+        await host.expect(b"\r\nERROR\r\n")
+        host.send(b"\r")  # the 1461st byte was left as the start of a command line: end it
+        await host.command(b"AT+QIGETERROR", b"\r\n+QIGETERROR: 552,Invalid parameter\r\n\r\nOK\r\n")
+        # Nothing of the refused send reached the peer.
+        await host.command(b"AT+QSSLRECV=0,0", b"\r\n+QSSLRECV: 1460,0,1460\r\n\r\nOK\r\n")
