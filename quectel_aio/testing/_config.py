@@ -111,6 +111,10 @@ class EmulatorConfig:
             the port that opened the socket, and URCs injected by a test are
             always printed.
         active_pdp_contexts: PDP contexts that are active after boot.
+        pdpdeact_first: when the network drops a PDP context, ``+QIURC:
+            "pdpdeact"`` comes before the ``+QSSLURC: "closed"`` of its
+            sockets; ``False`` sends the closed URCs first (the order is
+            undocumented).
         max_command_length: longer command lines are discarded with ``ERROR``.
         escape_guard_time: transparent mode: ``+++`` must be preceded and
             followed by this much silence and typed within this time.
@@ -169,6 +173,7 @@ class EmulatorConfig:
     at_port: str = "uart1"
     urcport: str = "uart1"
     active_pdp_contexts: tuple[int, ...] = ()
+    pdpdeact_first: bool = True
     max_command_length: int = 4096
     escape_guard_time: float = 1.0
     link_baudrate: int | None = None

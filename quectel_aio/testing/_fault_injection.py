@@ -10,6 +10,7 @@ from ._state import FaultPlan, PdpContext
 from ._wire import ERROR
 
 if TYPE_CHECKING:
+    from ._config import EmulatorConfig
     from ._input import InputBuffer
     from ._network import TlsSocket
 
@@ -30,6 +31,7 @@ class FaultInjection:
     """Scripted faults: URCs at chosen moments, SEND FAIL, refused or silent commands."""
 
     _faults: FaultPlan
+    config: EmulatorConfig
     pdp: dict[int, PdpContext]
     sockets: dict[int, TlsSocket]
     dtr_mode: int
@@ -113,7 +115,9 @@ class FaultInjection:
         self._faults.mute_commands.append(command_key(prefix))
 
     def deactivate_pdp(self, cid: int) -> None:
-        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` then closed URCs.
+        """The network drops PDP context ``cid``: ``+QIURC: "pdpdeact"`` and closed URCs.
+
+        The order of the two follows ``EmulatorConfig.pdpdeact_first``.
 
         Its connections go to state closing (transparent mode ends with
         ``NO CARRIER``), opens still in progress on it are dropped, and
@@ -128,9 +132,14 @@ class FaultInjection:
         self.pdp[cid].active = False
         self.pdp[cid].lost = True
         ids = self.close_context_sockets(cid)
+        closed = [format_line(f'+QSSLURC: "closed",{client_id}') for client_id in ids]
+        if not self.config.pdpdeact_first:
+            for blob in closed:
+                self.emit_urc(blob)
         self.emit_urc(format_line(f'+QIURC: "pdpdeact",{cid}'), general=True)
-        for client_id in ids:
-            self.emit_urc(format_line(f'+QSSLURC: "closed",{client_id}'))
+        if self.config.pdpdeact_first:
+            for blob in closed:
+                self.emit_urc(blob)
 
     def close_from_peer(self, client_id: int) -> None:
         """The server side drops connection ``client_id`` (TCP reset).

@@ -181,3 +181,18 @@ async def test_variable_length_send_holds_at_most_1460_bytes(
         await host.command(b"AT+QIGETERROR", b"\r\n+QIGETERROR: 552,Invalid parameter\r\n\r\nOK\r\n")
         # Nothing of the refused send reached the peer.
         await host.command(b"AT+QSSLRECV=0,0", b"\r\n+QSSLRECV: 1460,0,1460\r\n\r\nOK\r\n")
+
+
+@pytest.mark.parametrize("first", [True, False])
+async def test_order_of_pdpdeact_and_closed(
+    ca: CertificateAuthority, echo_server: TlsTestServer, first: bool
+) -> None:
+    async with memory_host(EmulatorConfig(emit_rdy_on_start=False, pdpdeact_first=first)) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        await open_socket(host, echo_server.port, client_id=2)
+        await open_socket(host, echo_server.port, client_id=5)
+        host.emu.deactivate_pdp(1)
+        deact = b'\r\n+QIURC: "pdpdeact",1\r\n'
+        closed = b'\r\n+QSSLURC: "closed",2\r\n\r\n+QSSLURC: "closed",5\r\n'
+        await host.expect(deact + closed if first else closed + deact)
