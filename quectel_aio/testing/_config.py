@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ._ssl_state import SslContextSettings, check_settings
 from ._targets import StreamTarget
@@ -111,6 +112,10 @@ class EmulatorConfig:
             the port that opened the socket, and URCs injected by a test are
             always printed.
         active_pdp_contexts: PDP contexts that are active after boot.
+        transparent_urcs: what happens to URCs raised while a transparent
+            session owns the port: ``"held"`` (printed after its ``OK`` or
+            ``NO CARRIER``) or ``"dropped"`` (lost; direct-push data is still
+            held, since a module discards no received data).
         pdpdeact_first: when the network drops a PDP context, ``+QIURC:
             "pdpdeact"`` comes before the ``+QSSLURC: "closed"`` of its
             sockets; ``False`` sends the closed URCs first (the order is
@@ -174,6 +179,7 @@ class EmulatorConfig:
     urcport: str = "uart1"
     active_pdp_contexts: tuple[int, ...] = ()
     pdpdeact_first: bool = True
+    transparent_urcs: Literal["held", "dropped"] = "held"
     max_command_length: int = 4096
     escape_guard_time: float = 1.0
     link_baudrate: int | None = None
@@ -204,6 +210,8 @@ class EmulatorConfig:
             raise ValueError(f"urcport must be one of {', '.join(URC_PORTS)}")
         if not self.at_port or '"' in self.at_port or "," in self.at_port:
             raise ValueError("at_port must be a port name such as 'uart1' or 'usbat'")
+        if self.transparent_urcs not in ("held", "dropped"):
+            raise ValueError("transparent_urcs must be 'held' or 'dropped'")
         if not set(self.active_pdp_contexts) <= set(range(1, 8)):
             raise ValueError("active_pdp_contexts must be PDP context IDs 1-7")
         if not 550 <= self.cert_failure_code <= 579:

@@ -151,6 +151,8 @@ class ModemEmulator(FaultInjection, StateObserver, Serving):
         self._ssl_contexts = factory_contexts(cfg.ssl_defaults)
         self.sockets: dict[int, TlsSocket] = {}
         self.last_transparent: int | None = None
+        #: A transparent session owns the port (from CONNECT to OK / NO CARRIER).
+        self.in_transparent = False
         self._clock_base = cfg.initial_clock
         self._clock_set_at = time.monotonic()
         self._clock_tz_quarters = 0
@@ -227,15 +229,20 @@ class ModemEmulator(FaultInjection, StateObserver, Serving):
         self._data_phase = True
         self._write(self.config.prompt, turnaround=latency)
 
-    def emit_urc(self, data: bytes, *, general: bool = False) -> None:
+    def emit_urc(self, data: bytes, *, general: bool = False, droppable: bool = True) -> None:
         """Write a complete URC blob at the next line boundary.
 
         Args:
             data: the URC bytes, CR LF framing included.
             general: a URC that goes to the ``urcport`` (RDY, pdpdeact);
                 dropped when that port is not the served one.
+            droppable: lost during a transparent session when
+                ``transparent_urcs`` is ``"dropped"`` (``False`` for pushed
+                data and injected URCs, which are always held).
         """
         if general and self.urcport not in (self.config.at_port, "all"):
+            return
+        if droppable and self.in_transparent and self.config.transparent_urcs == "dropped":
             return
         if self._busy or self._held or self._flush_handle is not None:
             self._held.append(data)
@@ -409,7 +416,7 @@ class ModemEmulator(FaultInjection, StateObserver, Serving):
         for start in range(0, len(data), size):
             chunk = data[start : start + size]
             header = format_line(f'+QSSLURC: "recv",{sock.client_id},{len(chunk)}')
-            self.emit_urc(header + chunk + trailer)
+            self.emit_urc(header + chunk + trailer, droppable=False)
             await self.wait_urcs_written()
 
     def socket_closed(self, sock: TlsSocket) -> None:

@@ -24,7 +24,7 @@ def command_key(text: str) -> str:
 
 
 class _EmitUrc(Protocol):
-    def __call__(self, data: bytes, *, general: bool = False) -> None: ...
+    def __call__(self, data: bytes, *, general: bool = False, droppable: bool = True) -> None: ...
 
 
 class FaultInjection:
@@ -57,7 +57,7 @@ class FaultInjection:
         if before_next_response:
             self._faults.pre_response_urcs.append(blob)
         else:
-            self.emit_urc(blob)
+            self.emit_urc(blob, droppable=False)
 
     def inject_raw(self, data: bytes) -> None:
         """Emit raw bytes at the next line boundary (no framing added).
@@ -65,7 +65,7 @@ class FaultInjection:
         Args:
             data: the bytes to write, exactly as given.
         """
-        self.emit_urc(data)
+        self.emit_urc(data, droppable=False)
 
     def lose_next_recv_urcs(self, n: int = 1) -> None:
         """Lose the next ``n`` buffer-mode ``+QSSLURC: "recv"`` doorbells on the wire.

@@ -11,7 +11,8 @@ network bytes go to the port, unframed. The session ends with
 * a DTR drop (:meth:`ModemEmulator.set_dtr`) after ``AT&D1`` (``OK``, as for
   ``+++``) or ``AT&D2`` (the connection ends: ``NO CARRIER``).
 
-URCs raised meanwhile are held and printed after ``OK``/``NO CARRIER``.
+URCs raised meanwhile are held and printed after ``OK``/``NO CARRIER``, or
+lost (``EmulatorConfig.transparent_urcs="dropped"``; pushed data is still held).
 """
 
 from __future__ import annotations
@@ -132,7 +133,11 @@ async def enter_transparent(emu: ModemEmulator, sock: TlsSocket) -> bytes:
     if sock.recv_buffer:
         emu.write_now(sock.consume(len(sock.recv_buffer)))
     sock.transparent_ready = True
-    return await run_transparent(emu, sock)
+    emu.in_transparent = True
+    try:
+        return await run_transparent(emu, sock)
+    finally:
+        emu.in_transparent = False
 
 
 @register("O")

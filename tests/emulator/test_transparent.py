@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
+
+import pytest
 
 from quectel_aio.testing import (
     CertificateAuthority,
     EmulatorConfig,
     IssuedCert,
+    SocketState,
     TlsTestServer,
     server_ssl_context,
     start_tls_server,
 )
 
-from .helpers import Host, configure_verified, echo_off, memory_host, pty_host
+from .helpers import Host, configure_verified, echo_off, memory_host, open_socket, pty_host
 
 GUARD = 0.1
 CONFIG = EmulatorConfig(emit_rdy_on_start=False, escape_guard_time=GUARD)
@@ -245,3 +249,29 @@ async def test_a_guarded_escape_after_a_lone_plus_is_seen_behind_a_backlog(
         async with asyncio.timeout(5):
             await peer_done.wait()
         assert bytes(received) == b"d+"
+
+
+@pytest.mark.parametrize("policy", ["held", "dropped"])
+async def test_urcs_of_other_sockets_during_a_session(
+    ca: CertificateAuthority, echo_server: TlsTestServer, policy: Literal["held", "dropped"]
+) -> None:
+    config = EmulatorConfig(emit_rdy_on_start=False, escape_guard_time=GUARD, transparent_urcs=policy)
+    async with memory_host(config) as host:
+        await echo_off(host)
+        await configure_verified(host, ca.cert_pem)
+        assert await open_socket(host, echo_server.port, client_id=1) == b"\r\n+QSSLOPEN: 1,0\r\n"
+        await _enter(host, echo_server.port)
+        host.emu.close_from_peer(1)
+        await host.emu.wait_for(lambda: host.emu.sockets[1].state is SocketState.CLOSING, timeout=5)
+        host.emu.inject_urc("+CUSTOM: 1")  # a test's own URC is always kept
+        host.send(b"x")
+        await host.expect(b"x")
+        await _escape(host)
+        closed = b'\r\n+QSSLURC: "closed",1\r\n' if policy == "held" else b""
+        await host.expect(closed + b"\r\n+CUSTOM: 1\r\n")
+        await host.expect_silence(0.05)
+
+
+def test_transparent_urcs_policy_is_checked() -> None:
+    with pytest.raises(ValueError, match="transparent_urcs"):
+        EmulatorConfig(transparent_urcs="buffered")  # type: ignore[arg-type]
