@@ -180,6 +180,7 @@ async def _run_info(args: argparse.Namespace) -> int:
     from .modem import Modem
 
     info: dict[str, Any] = {}
+    failed = 0
     async with Modem.open(
         args.port,
         baudrate=args.baudrate,
@@ -198,8 +199,9 @@ async def _run_info(args: argparse.Namespace) -> int:
                 info[key] = await modem.command(line)
             except QuectelError as exc:
                 info[key] = [f"error: {exc}"]
+                failed += 1
     _emit(args, info, "\n".join(f"{k}: {'; '.join(v)}" for k, v in info.items()))
-    return 0
+    return 1 if failed == len(info) else 0  # a query may fail (no SIM); all failing is no answer
 
 
 async def _run_emulate(args: argparse.Namespace) -> int:

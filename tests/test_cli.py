@@ -239,3 +239,17 @@ def test_cli_emulate_refuses_malformed_options(
 ) -> None:
     assert main(["emulate", option, value]) == 1
     assert option in capsys.readouterr().err
+
+
+def test_cli_info_fails_when_no_query_is_answered(
+    emulated_port: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One query may fail (no SIM: AT+CPIN? answers an error); none answered is a failure.
+    from quectel_aio import CommandError, Modem
+
+    async def refused(self: Modem, line: str, **kwargs: object) -> list[str]:
+        raise CommandError(line, "ERROR")
+
+    monkeypatch.setattr(Modem, "command", refused)
+    assert main(["info", "--port", emulated_port]) == 1
+    assert "error:" in capsys.readouterr().out
