@@ -2,8 +2,10 @@
 
 :class:`ReadDelivery` is the part of
 :class:`~quectel_aio.transport.ModemSocketTransport` that calls the
-protocol's ``data_received`` and ``eof_received``. Like asyncio's own
-transports, it calls neither while the protocol has paused reading.
+protocol's ``connection_made``, ``data_received`` and ``eof_received``. Like
+asyncio's own transports, it calls neither of the last two while the protocol
+has paused reading, and a ``connection_made`` that raises fails the connection
+(as on asyncio's TLS transport).
 
 Pausing cannot stop bytes already on their way: a direct push keeps coming
 until the module has switched the socket to buffer mode, a transparent
@@ -47,6 +49,9 @@ class ReadDelivery:
     _eof_delivered: bool
     _error: Exception | None
 
+    _made: asyncio.Future[None]
+    _not_made: list[bytes] | None
+
     # Provided by the transport.
     _fatal: Callable[[Exception], None]
     _after_end_of_stream: Callable[[], None]
@@ -57,6 +62,37 @@ class ReadDelivery:
         #: The stream ended while bytes were held or reading was paused.
         self._eof_waiting = False
         self._release_scheduled = False
+
+    def _connection_made(self) -> None:
+        """Call ``connection_made``, then hand over what was pushed before it."""
+        if self._state is SocketState.CLOSED:
+            if not self._made.done():
+                self._made.set_result(None)
+            return
+        assert isinstance(self, asyncio.BaseTransport)
+        pending, self._not_made = self._not_made, None
+        try:
+            self._protocol.connection_made(self)
+        except Exception as exc:  # like asyncio's TLS transport: the connection fails
+            _log.error("protocol_connection_made_failed", client_id=self._client_id, error=repr(exc))
+            self._fatal(exc)  # nothing is delivered to (or held for) the protocol any more
+            if not self._made.done():
+                self._made.set_exception(exc)  # create_connection raises it
+            return
+        finally:
+            if not self._made.done():
+                self._made.set_result(None)
+        for data in pending or ():
+            self._data_pushed(data)
+
+    def _data_pushed(self, data: bytes) -> None:
+        """Bytes of a direct push: held until ``connection_made`` has run."""
+        if self._state is SocketState.CLOSED or self._aborted:
+            return
+        if self._not_made is not None:
+            self._not_made.append(data)  # data_received only after connection_made
+            return
+        self._deliver(data)
 
     def _deliver(self, data: bytes) -> None:
         """Hand received bytes to the protocol, or hold them while it has paused reading."""

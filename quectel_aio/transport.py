@@ -170,27 +170,6 @@ class ModemSocketTransport(AccessModeSwitching, ReadDelivery, WriteFlowControl, 
     def _data_available(self) -> None:
         self._doorbell.set()
 
-    def _connection_made(self) -> None:
-        if self._state is SocketState.CLOSED:
-            self._made.set_result(None)
-            return
-        try:
-            self._protocol.connection_made(self)
-        finally:
-            if not self._made.done():
-                self._made.set_result(None)
-        pending, self._not_made = self._not_made, None
-        for data in pending or ():
-            self._data_pushed(data)
-
-    def _data_pushed(self, data: bytes) -> None:
-        if self._state is SocketState.CLOSED or self._aborted:
-            return
-        if self._not_made is not None:
-            self._not_made.append(data)  # data_received only after connection_made
-            return
-        self._deliver(data)
-
     def _socket_event(self, event: ev.Unsolicited) -> None:
         """A URC about this socket: pushed data, its close, or pushed data lost on the link."""
         if isinstance(event, ev.SslDataPushed):
