@@ -1,40 +1,52 @@
 """The opt-in wire trace of the AT channel (logger ``quectel_aio.wire``).
 
 Command lines are logged with secrets (the APN password, also inside a raw
-``AT+QICSGP`` line) masked; payload
+``AT+QICSGP`` line, and a SIM PIN in a raw ``AT+CPIN`` line) masked; payload
 bytes appear only as their size unless payload tracing was asked for
 explicitly.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import structlog
 
 from . import _commands as cmd
 from . import _events as ev
+from ._raw_command import split_commands
 
 __all__ = ["redacted_line", "show", "trace_event", "wire_log"]
 
 wire_log = structlog.get_logger("quectel_aio.wire")
 
 
-#: ``+QICSGP=<cid>,<type>,"<apn>","<user>",`` and the password after it, in a raw line.
-_RAW_PDP_PASSWORD = re.compile(r'(\+QICSGP=\s*\d+\s*,\s*\d+\s*,\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*)"[^"]*"', re.I)
-_RAW_PDP = re.compile(r"\+QICSGP=", re.I)
+#: Commands whose parameters hold a secret: the APN password (``AT+QICSGP``,
+#: ``AT+CGAUTH``) or a SIM PIN, PUK or facility password (``AT+CPIN``,
+#: ``AT+CLCK``, ``AT+CPWD``).
+_SECRET_COMMANDS = frozenset({"+QICSGP", "+CGAUTH", "+CPIN", "+CLCK", "+CPWD"})
 
 
 def redacted_line(command: cmd.Command) -> str:
-    """The command line as text, with the APN password masked (raw lines included)."""
+    """The command line as text, with the APN password masked (raw lines included).
+
+    A raw line is read as the module reads it (any case, spaces anywhere
+    outside quotes, several commands): when one of its commands can carry a
+    secret, the line is shown as its commands, with every parameter of those
+    commands masked.
+    """
     text = command.encode()[:-1].decode("ascii")
     if isinstance(command, cmd.ConfigurePdp) and command.password:
         text = text.replace(f'"{command.password}"', '"***"')
-    elif isinstance(command, cmd.Raw) and _RAW_PDP.search(text):
-        masked = _RAW_PDP_PASSWORD.sub(r'\1"***"', text)
-        # A form the pattern does not know (an unquoted password): mask all its parameters.
-        text = masked if masked != text else _RAW_PDP.split(text, 1)[0] + "+QICSGP=***"
+    elif isinstance(command, cmd.Raw):
+        commands = split_commands(text)
+        if any(part.partition("=")[0] in _SECRET_COMMANDS for part in commands):
+            shown = [
+                f"{name}=***" if name in _SECRET_COMMANDS and sep else part
+                for part in commands
+                for name, sep, _ in [part.partition("=")]
+            ]
+            text = "AT" + ";".join(shown)
     return text
 
 

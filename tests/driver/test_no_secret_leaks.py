@@ -166,6 +166,9 @@ async def test_payload_tracing_is_a_separate_switch_that_shows_only_payloads(
         'at+qicsgp=2,1,"apn","user","{secret}"',
         'AT+CSQ;+QICSGP=2,1,"apn","user","{secret}",1;+CREG?',
         'AT+QICSGP=2,1,"apn","user",{secret},1',
+        # Spellings the module reads the same way (V.250: spaces outside quotes are ignored).
+        'AT+QICSGP =2,1,"apn","user","{secret}",1',
+        'AT+QI CSGP=2,1,"apn","user","{secret}",1',
     ],
 )
 async def test_a_password_in_a_raw_pdp_command_is_masked_in_the_wire_trace(device: str, line: str) -> None:
@@ -176,4 +179,24 @@ async def test_a_password_in_a_raw_pdp_command_is_masked_in_the_wire_trace(devic
                 await modem.command(line.format(secret=secret))
     tx = [str(record.get("line")) for record in records if record.get("event") == "tx"]
     assert any("QICSGP" in text.upper() for text in tx)
+    assert not any(secret in str(record) for record in records)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'AT+CPIN="{secret}"',
+        'at+cpin = "{secret}"',
+        'AT+CSQ;+CPIN="{secret}","1234"',
+        'AT+CLCK="SC",0,"{secret}"',
+    ],
+)
+async def test_a_sim_pin_in_a_raw_command_is_masked_in_the_wire_trace(device: str, line: str) -> None:
+    secret = str(secrets.randbelow(10**8)).zfill(8)
+    with structlog.testing.capture_logs() as records:
+        async with Modem.open(device, wire_trace=True) as modem:
+            with contextlib.suppress(CommandError):  # the emulator has no SIM lock
+                await modem.command(line.format(secret=secret))
+    tx = [str(record.get("line")) for record in records if record.get("event") == "tx"]
+    assert any("CPIN" in text.upper() or "CLCK" in text.upper() for text in tx)
     assert not any(secret in str(record) for record in records)
