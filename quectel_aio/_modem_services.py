@@ -60,8 +60,9 @@ class ModemServices:
         uses, or ``AT+QIDEACT`` / ``AT+QIDEACTEX`` / ``AT+CGACT=0`` on a PDP
         context such a socket uses; so is ``AT+QISDE`` set to anything but the
         ``payload_echo`` the modem was opened with, ``AT&D`` other than
-        ``AT&D1`` with ``dtr_escape``, and ``AT+IFC`` other than ``2,2`` on a
-        port opened with ``rtscts=True``. Queries (``AT+QSSLSTATE``,
+        ``AT&D1`` with ``dtr_escape``, ``AT+IFC`` other than ``2,2`` on a
+        port opened with ``rtscts=True``, and ``AT&F`` or ``ATZ`` (which reset
+        both) with either option. Queries (``AT+QSSLSTATE``,
         ``AT+QSSLRECV=<id>,0``, ``AT+QSSLCFG="<item>",<ctx>``) are allowed,
         and so are reads, closes and switches of client IDs this modem does not
         hold. An ``AT+QSSLCFG`` write on a context no socket uses is sent, and

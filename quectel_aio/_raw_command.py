@@ -156,7 +156,9 @@ class ResourceUse:
             ``"ssl_context"`` (an ``AT+QSSLCFG`` write), ``"pdp"`` (a PDP
             context deactivated: ``AT+QIDEACT``, ``AT+QIDEACTEX``, ``AT+CGACT=0``),
             ``"payload_echo"`` (``AT+QISDE=<echo>``), ``"dtr"`` (``AT&D<n>``)
-            or ``"flow_control"`` (``AT+IFC=<dce_by_dte>,<dte_by_dce>``).
+            or ``"flow_control"`` (``AT+IFC=<dce_by_dte>,<dte_by_dce>``);
+            ``AT&F`` and ``ATZ`` are both a ``"dtr"`` and a ``"flow_control"``
+            use of unknown value.
         ident: the ID (or, for ``"payload_echo"`` and ``"dtr"``, the value) it
             names; for ``"flow_control"`` the value both directions are set
             to. ``None`` when the line does not say which (unreadable, two
@@ -198,6 +200,12 @@ def resource_uses(line: str) -> list[ResourceUse]:
     for command in split_commands(line):
         if command.startswith("&D"):
             uses.append(ResourceUse("dtr", _number(command[2:] or "0"), f"AT{command}"))
+            continue
+        if command.startswith(("&F", "Z")):
+            # Factory settings (AT&F) or a stored profile (ATZ) set what DTR
+            # does and the flow control too, to values the host cannot know.
+            uses.append(ResourceUse("dtr", None, f"AT{command}"))
+            uses.append(ResourceUse("flow_control", None, f"AT{command}"))
             continue
         name, equals, params = command.partition("=")
         if not equals or params == "?":

@@ -66,11 +66,13 @@ async def atz(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
 
 @register("&F")
 async def at_f(emu: ModemEmulator, cmd: ParsedCommand) -> bytes:
-    """AT&F: factory settings (echo back on); the baud rate is kept."""
+    """AT&F: factory settings (echo back on, no flow control, AT&D2); the baud rate is kept."""
     if _flag(cmd.raw_args, "0") is None:
         return ERROR
     emu.echo = emu.config.echo
     emu.cmee = emu.config.cmee
+    emu.ifc = (0, 0)
+    emu.dtr_mode = 2
     return OK
 
 

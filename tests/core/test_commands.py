@@ -461,6 +461,13 @@ def _check(
         ("AT+IFC=0,0", {"hardware_flow_control": True}, "RTS/CTS"),
         ("AT+CSQ;+IFC=2,0", {"hardware_flow_control": True}, "RTS/CTS"),
         ("AT+IFC=2", {"hardware_flow_control": True}, "RTS/CTS"),
+        # Factory settings and a stored profile reset DTR and flow control too.
+        ("AT&F", {"dtr_escape": True}, "DTR"),
+        ("ATE1&F0", {"dtr_escape": True}, "DTR"),
+        ("ATZ", {"dtr_escape": True}, "DTR"),
+        ("AT&F", {"hardware_flow_control": True}, "RTS/CTS"),
+        ("at z", {"hardware_flow_control": True}, "RTS/CTS"),
+        ("AT+CSQ;&F", {"hardware_flow_control": True}, "RTS/CTS"),
         ("AT+QSSLRECV=0,10", {}, "client ID 0"),
         ('AT+QSSLCFG="sni",x,1', {}, "unspecified SSL context"),  # an unreadable context counts as any
     ],
@@ -482,6 +489,7 @@ def test_raw_lines_on_what_the_modem_manages_are_refused(
         ("AT&D2", {}),
         ("AT+IFC=2,2;+IFC?;+IFC=?", {"hardware_flow_control": True}),
         ("AT+IFC=0,0", {}),
+        ("AT&F;Z", {}),
         ("AT+QSSLRECV=1,10;+QSSLCLOSE=1;+QISWTMD=1,0", {}),
         ("AT+QSSLRECV=0,0;+QSSLSTATE=0", {}),
         ('AT+QSSLCFG="seclevel",1,0;+QSSLCFG="seclevel",0', {}),

@@ -107,7 +107,17 @@ async def test_a_raw_line_cannot_turn_the_modules_flow_control_off(
     port = await open_port(device)
     port.hardware_flow_control = True
     async with Modem.open(port, margin=3.0) as modem:
-        for line in ("AT+IFC=0,0", "AT+CSQ;+IFC=2,0", "AT+IFC=0"):
+        # AT&F and ATZ set the flow control too (factory: none), in any spelling.
+        for line in (
+            "AT+IFC=0,0",
+            "AT+CSQ;+IFC=2,0",
+            "AT+IFC=0",
+            "AT&F",
+            "AT&F0",
+            "ATZ",
+            "ate1 &f",
+            "AT+CSQ;Z",
+        ):
             with pytest.raises(LocalProtocolError, match="RTS/CTS"):
                 await modem.command(line)
         assert commands(emulator, "+IFC") == [(2, 2)]  # only the modem's own, nothing else went out
