@@ -37,7 +37,15 @@ from typing import ClassVar
 from ._command_base import Command, _str
 from ._errors import LocalProtocolError
 
-__all__ = ["Raw", "ResourceUse", "block_read_limit", "check_resource_uses", "resource_uses", "split_commands"]
+__all__ = [
+    "Raw",
+    "ResourceUse",
+    "block_read_limit",
+    "check_resource_uses",
+    "command_name",
+    "resource_uses",
+    "split_commands",
+]
 
 #: Extended commands that start a phase the core must know about to stay in step:
 #: a ``>`` prompt or ``CONNECT`` after which the module takes command lines as data.
@@ -106,6 +114,21 @@ def split_commands(line: str) -> list[str]:
         if rest:
             commands.append(rest)  # an extended command runs to the next ";"
     return commands
+
+
+_NAME = re.compile(r'[^=,"]*')
+
+
+def command_name(command: str) -> str:
+    """One command (as :func:`split_commands` returns it) without its parameters.
+
+    It stops at the first ``=``, ``,`` or quote, so a command whose ``=`` is
+    missing (a typo the module answers with ``ERROR``) is not named by its
+    parameters either.
+    """
+    match = _NAME.match(command)
+    assert match is not None  # the pattern matches the empty string
+    return match.group()
 
 
 def _check_quotes(line: str) -> None:
@@ -367,7 +390,7 @@ class Raw(Command):
     @property
     def label(self) -> str:
         """The line's commands without their parameters (``"AT+QSSLCFG"``), never secrets."""
-        return "AT" + ";".join(command.partition("=")[0] for command in split_commands(self.line))
+        return "AT" + ";".join(command_name(command) for command in split_commands(self.line))
 
     def encode(self) -> bytes:
         return self.line.encode("ascii") + b"\r"

@@ -14,7 +14,7 @@ import structlog
 
 from . import _commands as cmd
 from . import _events as ev
-from ._raw_command import split_commands
+from ._raw_command import command_name, split_commands
 
 __all__ = ["redacted_line", "show", "trace_event", "wire_log"]
 
@@ -24,7 +24,7 @@ wire_log = structlog.get_logger("quectel_aio.wire")
 #: Commands whose parameters hold a secret: the APN password (``AT+QICSGP``,
 #: ``AT+CGAUTH``) or a SIM PIN, PUK or facility password (``AT+CPIN``,
 #: ``AT+CLCK``, ``AT+CPWD``).
-_SECRET_COMMANDS = frozenset({"+QICSGP", "+CGAUTH", "+CPIN", "+CLCK", "+CPWD"})
+_SECRET_COMMANDS = ("+QICSGP", "+CGAUTH", "+CPIN", "+CLCK", "+CPWD")
 
 
 def redacted_line(command: cmd.Command) -> str:
@@ -40,11 +40,11 @@ def redacted_line(command: cmd.Command) -> str:
         text = text.replace(f'"{command.password}"', '"***"')
     elif isinstance(command, cmd.Raw):
         commands = split_commands(text)
-        if any(part.partition("=")[0] in _SECRET_COMMANDS for part in commands):
+        secret = [command_name(part).startswith(_SECRET_COMMANDS) for part in commands]
+        if any(secret):
             shown = [
-                f"{name}=***" if name in _SECRET_COMMANDS and sep else part
-                for part in commands
-                for name, sep, _ in [part.partition("=")]
+                f"{command_name(part)}=***" if hidden else part
+                for part, hidden in zip(commands, secret, strict=True)
             ]
             text = "AT" + ";".join(shown)
     return text

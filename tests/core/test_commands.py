@@ -511,6 +511,9 @@ def test_raw_lines_on_what_the_modem_does_not_manage_are_allowed(line: str, opti
         ('AT+QICSGP=1,1,"apn","user","secret;pass",1', "AT+QICSGP"),
         ("ATE0;+CMEE=2", "ATE0;+CMEE"),
         ("AT+QSSLCFG=?", "AT+QSSLCFG"),
+        # Without its "=" (a typo the module answers with ERROR) the name still stops before the parameters.
+        ('AT+QICSGP 1,1,"apn","user","secret",1', "AT+QICSGP1"),
+        ('AT+CSQ;+QICSGP:1,"apn","user","secret"', "AT+CSQ;+QICSGP:1"),
     ],
 )
 def test_a_raw_line_is_named_by_its_commands_without_their_parameters(line: str, name: str) -> None:
