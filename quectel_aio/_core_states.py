@@ -6,7 +6,7 @@ import enum
 import re
 
 from ._errors import RemoteProtocolError
-from ._raw_command import split_commands
+from ._raw_command import basic_value, split_commands
 
 __all__ = [
     "CME_RE",
@@ -35,14 +35,15 @@ def echo_after(line: str) -> bool | None:
 
     The line is split into its commands as the module reads it (basic
     commands run together or spaced, S-registers, extended commands between
-    ``;``); the last command that sets the echo decides. ``None`` means the
+    ``;``, leading zeros ignored); the last command that sets the echo decides. ``None`` means the
     line does not change the echo.
     """
     setting = None
     for command in split_commands(line):
-        if command in ("E", "E1") or command.startswith(("Z", "&F")):
+        basic = basic_value(command)
+        if command == "E" or basic == ("E", 1) or (basic is not None and basic[0] in ("Z", "&F")):
             setting = True
-        elif command == "E0":
+        elif basic == ("E", 0):
             setting = False
     return setting
 

@@ -10,6 +10,8 @@ SMS commands), raw bytes that would be read as response lines and URCs
 (``AT+QFDWL``, ``AT+QFREAD``, ``AT+QHTTPREAD``, ``AT+QIRD``), transparent mode (``ATO``, an open or switch in access
 mode 2), or result codes the parser would no longer recognise (``ATV0``
 numeric codes, ``ATQ1`` none at all, ``ATS3``/``ATS4`` other line characters).
+Basic commands are read as V.250 reads them: leading zeros are ignored and a
+missing value is 0, so ``ATV``, ``ATV00`` and ``ATS03=10`` are refused too.
 
 One line can hold several commands (V.250): extended commands are separated
 by ``;`` and basic commands follow each other with no separator at all
@@ -40,6 +42,7 @@ from ._errors import LocalProtocolError
 __all__ = [
     "Raw",
     "ResourceUse",
+    "basic_value",
     "block_read_limit",
     "check_resource_uses",
     "command_name",
@@ -131,6 +134,26 @@ def command_name(command: str) -> str:
     return match.group()
 
 
+_BASIC_PARTS = re.compile(r"([&\\%]?[A-Z])(\d*)\Z|S(\d+)=")
+
+
+def basic_value(command: str) -> tuple[str, int] | None:
+    """A basic command (as :func:`split_commands` returns it) as its name and number.
+
+    ``"V00"`` is ``("V", 0)`` and ``"V"`` too (V.250: leading zeros are
+    ignored, a missing value is 0); an S-register write ``"S03=10"`` is
+    ``("S=", 3)``. ``None`` for anything else (extended commands, dial
+    strings, S-register queries).
+    """
+    match = _BASIC_PARTS.match(command)
+    if match is None:
+        return None
+    name, digits, register = match.groups()
+    if register is not None:
+        return "S=", int(register)
+    return name, int(digits or "0")
+
+
 def _check_quotes(line: str) -> None:
     """Refuse a quote outside a parameter, or one left open (see the module docstring)."""
     index = line.find('"')
@@ -147,9 +170,10 @@ def _check_quotes(line: str) -> None:
 
 def _data_mode_reason(command: str) -> str | None:
     """Why one command (as :func:`split_commands` returns it) would desynchronise the core."""
-    if command in ("O", "O0"):
+    basic = basic_value(command)
+    if basic is not None and basic[0] == "O":
         return "enter transparent mode (ATO)"
-    if command in ("A", "A0"):
+    if basic is not None and basic[0] == "A":
         return "answer a call into data mode (ATA)"
     if command.startswith("D"):
         return "start a data phase (ATD)"
@@ -157,7 +181,7 @@ def _data_mode_reason(command: str) -> str | None:
         return None  # a test command only lists the parameter ranges
     if command.startswith(_DATA_PHASE_PREFIXES):
         return f"start a data phase (AT{command.partition('=')[0]})"
-    if command in ("V0", "Q1") or command.startswith(("S3=", "S4=")):
+    if basic in (("V", 0), ("Q", 1), ("S=", 3), ("S=", 4)):
         return f"change how result codes are framed (AT{command}), which the parser relies on"
     if command.startswith(_RAW_OUTPUT_PREFIXES) and not (
         command.startswith("+QIRD=") and _LENGTH_QUERY.search(command)

@@ -322,6 +322,17 @@ def test_parse_malformed(parse: object, line: str) -> None:
         "ATQ1",
         "ATS3=10",
         "AT+CSQ;S4=13",
+        # The same with leading zeros (ignored in numeric constants, V.250 5.4.2.1),
+        # or with the value left out (taken as 0, as AT&D is).
+        "ATV00",
+        "ATV",
+        "ATE0V",
+        "ATQ01",
+        "ATS03=10",
+        "ATS004=13",
+        "ATO00",
+        "ATO1",
+        "ATA0",
         # Other data phases of the module's stacks: a prompt or CONNECT the core
         # does not answer, so later command lines would become their data.
         'AT+CMGS="+15550100"',

@@ -505,6 +505,9 @@ def test_payload_echo_with_prompt_variants(prompt: bytes, payload: bytes) -> Non
         ("AT+CMEE=1;E1", True),
         ("ATE1;+CMEE=1;E0", False),
         ('AT+QICSGP=1,1,"E1"', None),
+        ("ATE01", True),  # leading zeros are ignored (V.250 5.4.2.1)
+        ("ATE00", False),
+        ("AT&F00", True),
     ],
 )
 def test_which_command_lines_set_the_echo(line: str, echo: bool | None) -> None:
