@@ -66,7 +66,9 @@ class ModemServices:
         ``AT+QSSLRECV=<id>,0``, ``AT+QSSLCFG="<item>",<ctx>``) are allowed,
         and so are reads, closes and switches of client IDs this modem does not
         hold. An ``AT+QSSLCFG`` write on a context no socket uses is sent, and
-        the modem writes that context afresh before its next socket uses it.
+        the modem writes that context afresh before its next socket uses it;
+        after an ``AT+CCLK`` write the next open that checks certificate dates
+        sets the clock from the host again (unless ``sync_clock=False``).
         The data block of an ``AT+QSSLRECV`` answer is read by its length and
         dropped: only the ``+QSSLRECV: <n>`` line is returned.
 
@@ -91,9 +93,10 @@ class ModemServices:
         command = cmd.Raw(line, timeout)
         uses = resource_uses(command.line)
         contexts = [use.ident for use in uses if use.kind == "ssl_context"]
+        clock = any(use.kind == "clock" for use in uses)
         # An open takes its SSL context under the table lock: none can start
-        # between the check and the write of a raw AT+QSSLCFG.
-        async with self._contexts.lock if contexts else contextlib.nullcontext():
+        # between the check and the write of a raw AT+QSSLCFG or AT+CCLK.
+        async with self._contexts.lock if contexts or clock else contextlib.nullcontext():
             check_resource_uses(
                 uses,
                 client_ids=self._ids.reserved,
@@ -105,6 +108,8 @@ class ModemServices:
             )
             for ctx in contexts:
                 self._contexts.forget(ctx)
+            if clock:
+                self._contexts.clock_changed()
             result = await self._channel.execute(command, timeout=timeout, wait=wait)
         return list(result.lines)
 

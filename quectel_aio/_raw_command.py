@@ -205,7 +205,8 @@ class ResourceUse:
             ``"payload_echo"`` (``AT+QISDE=<echo>``), ``"dtr"`` (``AT&D<n>``)
             or ``"flow_control"`` (``AT+IFC=<dce_by_dte>,<dte_by_dce>``);
             ``AT&F`` and ``ATZ`` are both a ``"dtr"`` and a ``"flow_control"``
-            use of unknown value.
+            use of unknown value. ``"clock"`` is an ``AT+CCLK`` write (never
+            refused: the Modem sets the clock again before it relies on it).
         ident: the ID (or, for ``"payload_echo"`` and ``"dtr"``, the value) it
             names; for ``"flow_control"`` the value both directions are set
             to. ``None`` when the line does not say which (unreadable, two
@@ -277,6 +278,8 @@ def resource_uses(line: str) -> list[ResourceUse]:
             directions = {_number(field) for field in fields}
             both = directions.pop() if len(fields) == 2 and len(directions) == 1 else None
             uses.append(ResourceUse("flow_control", both, at_name))
+        elif name == "+CCLK":
+            uses.append(ResourceUse("clock", None, at_name))
         elif name == "+CGACT" and _number(fields[0]) == 0:
             idents = [_number(field) for field in fields[1:]] or [None]
             uses.extend(ResourceUse("pdp", ident, at_name) for ident in idents)

@@ -19,7 +19,8 @@ it counts, because the module forgets QSSLCFG and falls back to verifying
 nothing. A context reused within an epoch is read back again before each open:
 a restart whose ``RDY`` went to another port (``urcport``) or was lost leaves
 the epoch unchanged, and the read-back is what catches it (the context is then
-written again, and the clock set again).
+written again, and the clock set again). A raw ``AT+CCLK`` write makes the
+next open that checks dates set the clock again, on a reused context too.
 
 Client keys can be ephemeral (``SSLConfig(delete_key_after_handshake=True)``):
 every open that uses such a key holds it from :meth:`SslContextTable.prepare`
@@ -146,6 +147,10 @@ class SslContextTable:
         for index in [index for index in self._slots if ctx in (None, index)]:
             del self._slots[index]
 
+    def clock_changed(self) -> None:
+        """Something else wrote the module clock: set it again before the next open that checks dates."""
+        self._clock_epoch = -1
+
     def release(self, client_id: int) -> None:
         """``client_id`` no longer uses its context."""
         for slot in self._slots.values():
@@ -204,6 +209,8 @@ class SslContextTable:
                         await self._on_reset()
                         epoch = self._current_epoch()
                         slot = self._slots.get(ctx)
+            if reuse:
+                await self._set_clock_if_due(ssl, epoch)  # a raw AT+CCLK may have moved it
             if not reuse:
                 await self._configure(ctx, ssl, host_is_name, epoch)
                 slot = _Slot(key, epoch, set() if slot is None else slot.users)
@@ -250,9 +257,7 @@ class SslContextTable:
     async def _configure(self, ctx: int, ssl: SSLConfig, host_is_name: bool, epoch: int) -> None:
         channel = self._channel
         await self._ensure_credentials(ssl)
-        if ssl.check_time and ssl.security_level >= 1 and self._sync_clock and self._clock_epoch != epoch:
-            await set_module_clock(channel)
-            self._clock_epoch = epoch
+        await self._set_clock_if_due(ssl, epoch)
         settings = ssl.settings(host_is_name=host_is_name)
         refused: set[str] = set()
         for item, value in settings.items():
@@ -270,6 +275,12 @@ class SslContextTable:
         if epoch != self._current_epoch():
             raise SocketBroken("the module restarted while its SSL context was being configured")
         channel.log.info("ssl_context_configured", ssl_ctx=ctx, seclevel=int(ssl.security_level), epoch=epoch)
+
+    async def _set_clock_if_due(self, ssl: SSLConfig, epoch: int) -> None:
+        """Set the module clock from the host once per epoch (and after a raw write) if ``ssl`` checks dates."""
+        if ssl.check_time and ssl.security_level >= 1 and self._sync_clock and self._clock_epoch != epoch:
+            await set_module_clock(self._channel)
+            self._clock_epoch = epoch
 
     async def _read_back(self, ctx: int, settings: dict[str, int | str], unknown: set[str]) -> str | None:
         """Query every item of ``ctx``; describe the first that differs from ``settings``.

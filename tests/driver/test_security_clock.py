@@ -66,3 +66,23 @@ async def test_a_clock_write_the_module_ignores_stops_the_open(
             await modem.open_connection(ECHO_HOST, server.port, ssl=SSLConfig(cafile=ca.cert_pem))
     assert "clock" in str(info.value)
     assert count(emulator, "+QSSLOPEN") == 0
+
+
+async def test_a_raw_clock_write_is_not_trusted_by_the_next_open(
+    modem: Modem, emulator: ModemEmulator, ca: CertificateAuthority
+) -> None:
+    """The context is reused, but the clock a raw line moved back is set from the host again."""
+    config = SSLConfig(cafile=ca.cert_pem)
+    fresh = ca.issue_server_cert([ECHO_HOST], key_type="rsa")
+    async with await start_tls_echo_server(fresh.chain_pem, fresh.key_pem) as server:
+        _, writer = await modem.open_connection(ECHO_HOST, server.port, ssl=config)
+        writer.close()
+        await writer.wait_closed()
+    # Twelve hours back: the certificate that expired six hours ago looks valid again.
+    past = dt.datetime.now(dt.UTC) - STALE
+    await modem.command(f'AT+CCLK="{past:%y/%m/%d,%H:%M:%S}+00"')
+    chain, key = _expired_six_hours_ago(ca)
+    async with await start_tls_echo_server(chain, key) as server:
+        with pytest.raises(SocketOpenError):
+            await modem.open_connection(ECHO_HOST, server.port, ssl=config)
+    assert count(emulator, "+CCLK") == 5  # set and read back twice by the modem, once raw
