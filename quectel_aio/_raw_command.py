@@ -72,7 +72,6 @@ _RAW_OUTPUT_PREFIXES = ("+QFDWL=", "+QFREAD=", "+QHTTPREAD", "+QIRD=")
 _LENGTH_QUERY = re.compile(r",0+\Z")
 #: Extended commands whose last parameter is an access mode (2 = transparent).
 _ACCESS_MODE_PREFIXES = ("+QSSLOPEN=", "+QIOPEN=", "+QISWTMD=")
-_TRANSPARENT_LAST_FIELD = re.compile(r",0*2\Z")
 #: Characters that start an extended command (``+`` in V.250; vendors also use others).
 _EXTENDED_STARTS = ("+", "$", "^", "#", "*", "!")
 #: One basic command: ``S<n>=<v>``/``S<n>?``, or a letter (``&``, ``\\`` or ``%`` optional) and digits.
@@ -188,8 +187,10 @@ def _data_mode_reason(command: str) -> str | None:
     ):
         name = command.partition("=")[0]
         return f"read raw bytes (AT{name}): they would be parsed as responses and URCs"
-    if command.startswith(_ACCESS_MODE_PREFIXES) and _TRANSPARENT_LAST_FIELD.search(command):
-        return "open a socket in transparent mode"
+    if command.startswith(_ACCESS_MODE_PREFIXES):
+        fields = _fields(command.partition("=")[2])
+        if len(fields) > 1 and _number(fields[-1]) == 2:  # 2, 02 or "2"
+            return "open a socket in transparent mode"
     return None
 
 

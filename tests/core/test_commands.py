@@ -313,6 +313,10 @@ def test_parse_malformed(parse: object, line: str) -> None:
         # Other spellings of access mode 2.
         'AT+QSSLOPEN=1,0,1,"a.test",443,02',
         'AT+QSSLOPEN=1,0,1,"a.test",443, 2',
+        # A quoted number, which the resource checks read as that number too.
+        'AT+QSSLOPEN=1,0,1,"a.test",443,"2"',
+        'AT+QISWTMD=1,"2"',
+        'AT+QIOPEN=1,0,"TCP","a.test",80,0,"02"',
         # A download's raw bytes are not lines.
         'AT+QFDWL="UFS:key.pem"',
         'AT+CSQ;+QFDWL="UFS:key.pem"',
