@@ -113,10 +113,14 @@ LOST_PAYLOAD = b"HE\nLO\r\nOK\r\nX"
 RECV_RESPONSE = b"\r\n+QSSLRECV: 12\r\n" + LOST_PAYLOAD + b"\r\n\r\nOK\r\n"
 
 
-def outcome(command: c.Command, wire: bytes, splitter: Splitter) -> list[object]:
-    """Events of ``wire`` fed as ``splitter`` cuts it; a protocol error is recorded and resynced."""
+def outcome(command: c.Command | None, wire: bytes, splitter: Splitter) -> list[object]:
+    """Events of ``wire`` fed as ``splitter`` cuts it; a protocol error is recorded and resynced.
+
+    ``command`` is in flight as the bytes arrive (None: the port is idle).
+    """
     conn = ModemConnection()
-    conn.send(command)
+    if command is not None:
+        conn.send(command)
     got: list[object] = []
     for piece in splitter(wire, 0):
         conn.receive_data(piece)
@@ -302,39 +306,20 @@ def test_a_raw_line_that_reads_no_block_takes_recv_lines_as_they_are(line: str) 
     ]
 
 
-def outcome_idle(wire: bytes, splitter: Splitter) -> list[object]:
-    """Events of ``wire`` arriving with no command in flight."""
-    conn = ModemConnection()
-    got: list[object] = []
-    for piece in splitter(wire, 0):
-        conn.receive_data(piece)
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError:
-                got.append(RemoteProtocolError)
-                conn.resync()
-                continue
-            if event is NEED_DATA:
-                break
-            got.append(event)
-    return got
-
-
 def test_a_push_longer_than_any_block_is_skipped_by_count_and_reported_lost() -> None:
     # Bytes past any block's length are no push a module sends: a damaged
     # length. The socket hears its data was lost; the block is skipped by its
     # count, so nothing in it is read as module output.
     wire = b'\r\n+QSSLURC: "recv",1,5000\r\n' + (EVIL_PAYLOAD * 20) + LATER_URCS
-    reference = outcome_idle(wire, whole)
+    reference = outcome(None, wire, whole)
     assert isinstance(reference[0], SslDataLost)
     assert reference[0].client_id == 1
     assert not any(isinstance(event, SslDataPushed | ModemReady) for event in reference)
     assert SslClosed(4) not in reference
     assert reference[-1] == SslClosed(5)
-    assert outcome_idle(wire, bytewise) == reference
+    assert outcome(None, wire, bytewise) == reference
     for point in range(1, len(wire), 7):
-        assert outcome_idle(wire, cut_at([point])) == reference, point
+        assert outcome(None, wire, cut_at([point])) == reference, point
 
 
 def test_a_push_header_run_into_its_data_is_reported_lost() -> None:
