@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -34,7 +35,7 @@ from typing import Any
 import structlog
 
 from ._errors import QuectelError
-from .modem import URC_PORTS
+from .modem import URC_PORTS, Modem
 
 __all__ = ["main"]
 
@@ -150,18 +151,21 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
         print(text)
 
 
-async def _run_at(args: argparse.Namespace) -> int:
-    from .modem import Modem
-
-    results: list[dict[str, Any]] = []
-    async with Modem.open(
+def _open_from_args(args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager[Modem]:
+    """``Modem.open`` with the port options of ``at`` and ``info``."""
+    return Modem.open(
         args.port,
         baudrate=args.baudrate,
         rtscts=args.rtscts,
         backend=args.backend,
         urc_port=args.urc_port,
         wire_trace=args.wire_trace,
-    ) as modem:
+    )
+
+
+async def _run_at(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    async with _open_from_args(args) as modem:
         for line in args.lines:
             try:
                 lines = await modem.command(line, timeout=args.timeout)
@@ -177,18 +181,9 @@ async def _run_at(args: argparse.Namespace) -> int:
 
 
 async def _run_info(args: argparse.Namespace) -> int:
-    from .modem import Modem
-
     info: dict[str, Any] = {}
     failed = 0
-    async with Modem.open(
-        args.port,
-        baudrate=args.baudrate,
-        rtscts=args.rtscts,
-        backend=args.backend,
-        urc_port=args.urc_port,
-        wire_trace=args.wire_trace,
-    ) as modem:
+    async with _open_from_args(args) as modem:
         for key, line in (
             ("identity", "ATI"),
             ("sim", "AT+CPIN?"),
