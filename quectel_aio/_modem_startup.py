@@ -93,6 +93,9 @@ class ModemStartup(OrphanSockets):
                 await self._channel.execute(cmd.Raw("AT+IFC=2,2"))
             except CommandError as exc:  # a USB port opened with rtscts=True, say
                 self.log.warning("flow_control_refused", error=str(exc))
+                if self._port.uart:
+                    # The module ignores RTS: what it sends can overrun the host.
+                    self._port.unprotected_uart = True
         if self._channel.dtr_escape:
             # DTR ON-to-OFF: back to command mode, the connection kept (lost at restart).
             await self._channel.execute(cmd.Raw("AT&D1"))

@@ -109,13 +109,13 @@ _SYSFS_CHAR_DEVICES = "/sys/dev/char"
 _USB_FUNCTION_DRIVERS: Final = frozenset({"option", "option1", "qcserial", "cdc_acm", "usb_wwan"})
 
 
-def _is_unprotected_uart(fd: int | None, rtscts: bool) -> bool:
-    """Whether ``fd`` is a UART (or a bridge to one) without RTS/CTS.
+def _is_uart(fd: int | None) -> bool:
+    """Whether ``fd`` is a UART, or a USB-serial bridge to one.
 
     Told by the tty's kernel driver in sysfs; where there is none to read
     (not Linux), the port is not flagged.
     """
-    if rtscts or fd is None or _is_pty_slave(fd):
+    if fd is None or _is_pty_slave(fd):
         return False
     try:
         device = os.fstat(fd).st_rdev
@@ -257,7 +257,8 @@ async def open_serialx(
     port = _SerialxPort(name, transport, protocol)
     port._byte_time = _BITS_PER_BYTE / baudrate
     port.hardware_flow_control = rtscts
-    port.unprotected_uart = _is_unprotected_uart(getattr(transport, "_fileno", None), rtscts)
+    port.uart = _is_uart(getattr(transport, "_fileno", None))
+    port.unprotected_uart = port.uart and not rtscts
     return port
 
 
@@ -384,7 +385,8 @@ async def open_pyserial(
     pyserial_port = _PyserialPort(name, transport, protocol, dtr)
     pyserial_port._byte_time = _BITS_PER_BYTE / baudrate
     pyserial_port.hardware_flow_control = rtscts
-    pyserial_port.unprotected_uart = _is_unprotected_uart(getattr(port, "fd", None), rtscts)
+    pyserial_port.uart = _is_uart(getattr(port, "fd", None))
+    pyserial_port.unprotected_uart = pyserial_port.uart and not rtscts
     return pyserial_port
 
 

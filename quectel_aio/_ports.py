@@ -106,12 +106,16 @@ class Port(abc.ABC):
     Attributes:
         name: the device path or URL, for logs (credentials redacted).
         hardware_flow_control: the port was opened with RTS/CTS.
-        unprotected_uart: a UART, or a USB-serial bridge to one, opened
-            without RTS/CTS: bytes the host does not take in time are lost.
+        uart: a UART, or a USB-serial bridge to one (not the module's own
+            USB function, not a pseudo-terminal).
+        unprotected_uart: a UART without working RTS/CTS (not opened with
+            it, or the module refused ``AT+IFC=2,2``): bytes the host does
+            not take in time are lost.
     """
 
     name: str
     hardware_flow_control: bool = False
+    uart: bool = False
     unprotected_uart: bool = False
 
     @abc.abstractmethod

@@ -124,3 +124,25 @@ async def test_a_raw_line_cannot_turn_the_modules_flow_control_off(
         assert await modem.command("AT+IFC?") == ["+IFC: 2,2"]
         await modem.command("AT+IFC=2,2")
         assert emulator.ifc == (2, 2)
+
+
+@pytest.mark.parametrize("uart", [True, False], ids=["uart", "usb"])
+async def test_a_uart_whose_module_refuses_flow_control_counts_as_unprotected(
+    device: str, emulator: ModemEmulator, echo_server: TlsTestServer, ssl_config: SSLConfig, uart: bool
+) -> None:
+    # The host's RTS does nothing while the module ignores it: on a UART the
+    # module's bytes can overrun the host as if RTS/CTS were not wired.
+    port = await open_port(device)
+    port.hardware_flow_control = True
+    port.uart = uart
+    emulator.fail_next_command("AT+IFC")
+    async with Modem.open(port, margin=3.0) as modem:
+        assert port.unprotected_uart is uart
+        await modem.activate_pdp(1, apn="internet")
+        if uart:
+            with pytest.raises(LocalProtocolError, match="needs hardware flow control"):
+                await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="push")
+        else:
+            _, writer = await modem.open_connection(ECHO_HOST, echo_server.port, ssl=ssl_config, mode="push")
+            writer.close()
+            await writer.wait_closed()
