@@ -57,8 +57,9 @@ class ModemServices:
         or ``AT+QISWTMD`` on a client ID a socket of this modem holds (open,
         opening or closing), any ``AT+QSSLOPEN`` (the modem closes opens it did
         not start), an ``AT+QSSLCFG`` write on an SSL context such a socket
-        uses, or ``AT+QIDEACT`` / ``AT+QIDEACTEX`` / ``AT+CGACT=0`` on a PDP
-        context such a socket uses; so is ``AT+QISDE`` set to anything but the
+        uses, ``AT+QIDEACT`` / ``AT+QIDEACTEX`` / ``AT+CGACT=0`` on a PDP
+        context such a socket uses, or ``AT+CFUN`` other than 1 and
+        ``AT+CGATT=0`` while any socket is open; so is ``AT+QISDE`` set to anything but the
         ``payload_echo`` the modem was opened with, ``AT&D`` other than
         ``AT&D1`` with ``dtr_escape``, ``AT+IFC`` other than ``2,2`` on a
         port opened with ``rtscts=True``, and ``AT&F`` or ``ATZ`` (which reset

@@ -203,6 +203,8 @@ class ResourceUse:
             ``AT+QSSLCLOSE``, ``AT+QISWTMD``), ``"open"`` (``AT+QSSLOPEN``),
             ``"ssl_context"`` (an ``AT+QSSLCFG`` write), ``"pdp"`` (a PDP
             context deactivated: ``AT+QIDEACT``, ``AT+QIDEACTEX``, ``AT+CGACT=0``),
+            ``"every_pdp"`` (``AT+CFUN`` other than 1, ``AT+CGATT`` other
+            than 1: the radio or packet service goes, with every context),
             ``"payload_echo"`` (``AT+QISDE=<echo>``), ``"dtr"`` (``AT&D<n>``)
             or ``"flow_control"`` (``AT+IFC=<dce_by_dte>,<dte_by_dce>``);
             ``AT&F`` and ``ATZ`` are both a ``"dtr"`` and a ``"flow_control"``
@@ -284,6 +286,10 @@ def resource_uses(line: str) -> list[ResourceUse]:
         elif name == "+CGACT" and _number(fields[0]) == 0:
             idents = [_number(field) for field in fields[1:]] or [None]
             uses.extend(ResourceUse("pdp", ident, at_name) for ident in idents)
+        elif (name == "+CFUN" and _number(fields[0]) != 1) or (name == "+CGATT" and _number(fields[0]) != 1):
+            # The radio off (AT+CFUN=0 or 4) or the packet service detached:
+            # every PDP context goes, and the sockets on them.
+            uses.append(ResourceUse("every_pdp", None, at_name))
     return uses
 
 
@@ -352,6 +358,11 @@ def check_resource_uses(
             raise LocalProtocolError(
                 f"a raw command line cannot deactivate {_what(use, 'PDP context')} ({use.name}): sockets of "
                 "this modem use it; close them first, or use Modem.deactivate_pdp"
+            )
+        if use.kind == "every_pdp" and pdp_contexts:
+            raise LocalProtocolError(
+                f"a raw command line cannot send {use.name} while sockets of this modem are open: "
+                "it drops every PDP context and the sockets on them; close them first"
             )
         if use.kind == "payload_echo" and use.ident != int(payload_echo):
             raise LocalProtocolError(

@@ -442,6 +442,11 @@ def test_raw_allows_a_semicolon_inside_a_quoted_parameter(line: str) -> None:
         ("AT+IFC=2,0;+IFC?", [("flow_control", None, "AT+IFC")]),
         ('AT+QICSGP=1,1,"a;+QSSLCLOSE=0","",""', []),
         ("AT+QIACT?;+QSSLSTATE=1", []),
+        ("AT+CFUN=0", [("every_pdp", None, "AT+CFUN")]),
+        ("AT+CFUN=4", [("every_pdp", None, "AT+CFUN")]),
+        ("AT+CFUN=1;+CFUN=1,1;+CFUN?", []),
+        ("AT+CGATT=0", [("every_pdp", None, "AT+CGATT")]),
+        ("AT+CGATT=1;+CGATT?", []),
     ],
 )
 def test_raw_names_the_resources_its_commands_act_on(
@@ -485,6 +490,8 @@ def _check(
         ("AT+CSQ;&F", {"hardware_flow_control": True}, "RTS/CTS"),
         ("AT+QSSLRECV=0,10", {}, "client ID 0"),
         ('AT+QSSLCFG="sni",x,1', {}, "unspecified SSL context"),  # an unreadable context counts as any
+        ("AT+CFUN=4", {}, "every PDP context"),  # the radio off
+        ("AT+CSQ;+CGATT=0", {}, "every PDP context"),  # the packet service detached
     ],
 )
 def test_raw_lines_on_what_the_modem_manages_are_refused(
@@ -533,3 +540,14 @@ def test_raw_lines_on_what_the_modem_does_not_manage_are_allowed(line: str, opti
 )
 def test_a_raw_line_is_named_by_its_commands_without_their_parameters(line: str, name: str) -> None:
     assert c.Raw(line).label == name
+
+
+def test_the_radio_may_go_down_while_no_socket_is_open() -> None:
+    check_resource_uses(
+        resource_uses("AT+CFUN=0;+CGATT=0"),
+        client_ids=set(),
+        pdp_contexts=set(),
+        ssl_context_in_use=lambda ctx: False,
+        payload_echo=False,
+        dtr_escape=False,
+    )

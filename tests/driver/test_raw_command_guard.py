@@ -62,6 +62,8 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data
         ("AT+QIDEACTEX=1", "PDP context 1"),
         ("AT+CGACT=0,1", "PDP context 1"),
         ("AT+CGACT=0", "unspecified PDP context"),
+        ("AT+CFUN=4", "every PDP context"),
+        ("AT+CGATT=0", "every PDP context"),
     ],
 )
 async def test_a_raw_line_on_a_live_sockets_resources_is_refused_unsent(
